@@ -1,0 +1,172 @@
+"""Multi-order scan: K scan orders of one clip, scanned and merged.
+
+References:
+    * MzeroMiko/VMamba ``SS2Dv2.forward_corev2``: per-direction parameters
+      stacked along K and one scan call for all directions (K folded into
+      channels, B/C grouped per direction).  ``csm_triton.py`` there keeps
+      a torch and a Triton cross-scan behind one dispatcher.  Both ideas
+      are reused here, written anew for space-time orders.
+    * ``docs/design.md``, "Multi-order scan": the contract below.
+
+The generic route is gather -> one grouped :func:`selective_scan` (G = K)
+-> inverse gather -> sum of each forward/reverse pair.  A fused backend
+(``mmpose_stmamba.ops.scan_triton``, optional, GPU) replaces the whole
+unit; it is looked up lazily and used only where it says it supports the
+case.
+"""
+import functools
+import importlib
+import os
+
+from .scan_orders import gather_orders, get_orders, merge_pairs, \
+    normalize_orders
+from .selective_scan import _BACKENDS, ENV_BACKEND, selective_scan
+
+_FUSED_MODULE = 'mmpose_stmamba.ops.scan_triton'
+_FUSED_FN = 'multi_order_scan_triton'
+
+
+@functools.lru_cache(maxsize=None)
+def _load_fused():
+    """(module, None) for the fused Triton backend, or (None, reason)."""
+    try:
+        module = importlib.import_module(_FUSED_MODULE)
+    except ModuleNotFoundError as err:
+        if err.name == _FUSED_MODULE:
+            return None, f'{_FUSED_MODULE} is not part of this install'
+        return None, f'{type(err).__name__}: {err}'
+    except Exception as err:  # Triton present but broken, etc.
+        return None, f'{type(err).__name__}: {err}'
+    if not hasattr(module, _FUSED_FN):
+        return None, f'{_FUSED_MODULE} has no {_FUSED_FN}()'
+    return module, None
+
+
+def multi_order_scan(u,
+                     delta,
+                     A,
+                     B,
+                     C,
+                     D=None,
+                     delta_bias=None,
+                     delta_softplus=True,
+                     *,
+                     orders,
+                     grid,
+                     window=(8, 6),
+                     unified_layout='wide_rows',
+                     backend='auto'):
+    """Scan a clip in K orders and merge each forward/reverse pair.
+
+    Order k runs a selective scan over the tokens in the sequence of
+    ``perm[k]`` with its own delta, B, C and its own K*D slice of A, D
+    and delta_bias; its output is put back in canonical order; orders
+    k and k + K/2 are summed.
+
+    Args:
+        u (Tensor): tokens in canonical (t, h, w) order, (B, D, L), shared
+            by all orders.
+        delta (Tensor): per-order step sizes, canonical order,
+            (B, K, D, L).
+        A (Tensor): (K*D, N), float32; rows [k*D, (k+1)*D) for order k.
+        B (Tensor): per-order input projections, canonical, (B, K, N, L).
+        C (Tensor): per-order output projections, canonical, (B, K, N, L).
+        D (Tensor, optional): skip weights, (K*D,). Defaults to None.
+        delta_bias (Tensor, optional): (K*D,). Defaults to None.
+        delta_softplus (bool): softplus on delta. Defaults to True.
+        orders (str | Sequence[str]): ``'sts6d'``, ``'wsts'`` or order
+            names (:mod:`.scan_orders`); K = len(orders), even.
+        grid (tuple[int, int, int]): (T, H, W) with T*H*W = L.
+        window (tuple[int, int]): WSTS window (wh, ww). Defaults to (8, 6).
+        unified_layout (str): panorama layout of ``'unified'``.
+            Defaults to ``'wide_rows'``.
+        backend (str): ``'auto'``; ``'triton'`` (fused, CUDA); or a
+            selective-scan backend (``'ref'``, ``'torch'``,
+            ``'mamba_ssm'``) for the generic route.  ``'auto'`` takes
+            ``'triton'`` for CUDA tensors when it imports and supports
+            the case, else the generic route with the selective-scan
+            ``'auto'``.  The environment variable ``STMAMBA_SCAN_BACKEND``
+            replaces ``'auto'``. Defaults to ``'auto'``.
+
+    Returns:
+        Tensor: (B, K//2, D, L) in canonical order and u's dtype; for
+        ``'sts6d'`` the pairs are (unified, spatial, temporal).
+    """
+    names = normalize_orders(orders)
+    T, H, W = _check_inputs(u, delta, A, B, C, D, delta_bias, names, grid)
+    kwargs = dict(orders=names, grid=(T, H, W), window=window,
+                  unified_layout=unified_layout)
+    name = _resolve(backend, u, delta, A, B, C, D, delta_bias,
+                    delta_softplus, kwargs)
+    if name == 'triton':
+        fused = _load_fused()[0]
+        return getattr(fused, _FUSED_FN)(u, delta, A, B, C, D, delta_bias,
+                                         delta_softplus, **kwargs)
+
+    batch, dim, length = u.shape
+    K = len(names)
+    perm, inv = get_orders(names, T, H, W, window, unified_layout, u.device)
+    us = gather_orders(u, perm, inv)  # (B, K*D, L)
+    ds = gather_orders(delta, perm, inv).reshape(batch, K * dim, length)
+    Bs = gather_orders(B, perm, inv)  # (B, K, N, L): group k = order k
+    Cs = gather_orders(C, perm, inv)
+    y = selective_scan(us, ds, A, Bs, Cs, D=D, delta_bias=delta_bias,
+                       delta_softplus=delta_softplus, backend=name)
+    return merge_pairs(y, inv, K, perm)  # (B, K//2, D, L)
+
+
+def _resolve(backend, u, delta, A, B, C, D, delta_bias, delta_softplus,
+             kwargs):
+    """'triton', or the selective-scan backend of the generic route."""
+    source = 'backend'
+    if backend == 'auto' and os.environ.get(ENV_BACKEND):
+        backend, source = os.environ[ENV_BACKEND], ENV_BACKEND
+    if backend == 'triton':
+        if not u.is_cuda:
+            raise RuntimeError('multi_order_scan backend \'triton\' needs '
+                               f'CUDA tensors, got device {u.device}')
+        fused, why = _load_fused()
+        if fused is None:
+            raise RuntimeError('multi_order_scan backend \'triton\' is not '
+                               f'available: {why}')
+        return 'triton'
+    if backend == 'auto':
+        if u.is_cuda and _load_fused()[0] is not None:
+            fused = _load_fused()[0]
+            supported = getattr(fused, 'is_supported', None)
+            if supported is not None and supported(
+                    u, delta, A, B, C, D, delta_bias, delta_softplus,
+                    **kwargs):
+                return 'triton'
+        return 'auto'
+    if backend not in _BACKENDS:
+        raise ValueError(f'{source}={backend!r} is not a multi-order scan '
+                         f'backend; choose \'auto\', \'triton\' or one of '
+                         f'{sorted(_BACKENDS)}')
+    return backend
+
+
+def _check_inputs(u, delta, A, B, C, D, delta_bias, names, grid):
+    """Shape checks; returns (T, H, W).  ValueError names the argument."""
+    if u.dim() != 3:
+        raise ValueError(f'u must be (B, D, L), got {tuple(u.shape)}')
+    batch, dim, length = u.shape
+    K = len(names)
+    if len(grid) != 3 or grid[0] * grid[1] * grid[2] != length:
+        raise ValueError(f'grid={tuple(grid)} must be (T, H, W) with '
+                         f'T*H*W = L = {length}')
+    if tuple(delta.shape) != (batch, K, dim, length):
+        raise ValueError(f'delta must be ({batch}, {K}, {dim}, {length}), '
+                         f'got {tuple(delta.shape)}')
+    if A.dim() != 2 or A.shape[0] != K * dim:
+        raise ValueError(f'A must be ({K * dim}, N), got {tuple(A.shape)}')
+    state = A.shape[1]
+    for name, t in (('B', B), ('C', C)):
+        if tuple(t.shape) != (batch, K, state, length):
+            raise ValueError(f'{name} must be ({batch}, {K}, {state}, '
+                             f'{length}), got {tuple(t.shape)}')
+    for name, t in (('D', D), ('delta_bias', delta_bias)):
+        if t is not None and tuple(t.shape) != (K * dim, ):
+            raise ValueError(f'{name} must be ({K * dim},), got '
+                             f'{tuple(t.shape)}')
+    return tuple(int(v) for v in grid)
