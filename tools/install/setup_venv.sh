@@ -46,7 +46,7 @@ if ! "$VENV/bin/python" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2
   if [[ -z $WHL ]]; then
     log "no prebuilt mmcv 2.1.0 wheel for $TAG: building from the source package (slow, once)"
     BUILD=$(mktemp -d)
-    "$VENV/bin/python" -m pip download --no-deps --no-binary :all: "mmcv==2.1.0" -d "$BUILD"
+    "$VENV/bin/python" -m pip download --no-deps --no-build-isolation --no-binary :all: "mmcv==2.1.0" -d "$BUILD"
     tar -xzf "$BUILD"/mmcv-2.1.0.tar.gz -C "$BUILD"
     sed -i 's/-std=c++17/-std=c++20/g' "$BUILD"/mmcv-2.1.0/setup.py
     "${PIP[@]}" ninja psutil
