@@ -1,0 +1,214 @@
+"""Tests of the fused multi-order scan (``ops/scan_triton.py``).
+
+Every case compares the output and the gradients of all inputs with the
+float64 per-order loop of ``_reference.py`` (and, on GPU, with the generic
+``multi_order_scan`` torch backend).  On a machine without CUDA the kernels
+run in Triton's interpreter (``TRITON_INTERPRET=1``, a subprocess because
+Triton reads the flag when a kernel is defined) at small sizes.
+"""
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mmpose_stmamba.ops.scan_orders import normalize_orders, \
+    order_permutation
+from ._reference import multi_order_reference
+
+HAS_CUDA = torch.cuda.is_available()
+try:
+    import triton  # noqa: F401
+    HAS_TRITON = True
+except ImportError:
+    HAS_TRITON = False
+
+# (orders, grid, window, unified_layout, dm, n): ragged chunks, channel
+# blocks and tube windows on purpose.
+SMALL_CASES = [
+    ('sts6d', (2, 3, 5), (8, 6), 'wide_rows', 5, 4),
+    ('wsts', (2, 5, 7), (2, 3), 'wide_rows', 3, 4),
+    ('sts6d', (3, 2, 4), (8, 6), 'wide_cols', 2, 2),  # table fallback
+]
+
+
+def _rel(x, ref):
+    err = ((x.double() - ref).norm() / ref.norm().clamp_min(1e-30)).item()
+    return err if math.isfinite(err) else math.inf  # NaN must fail
+
+
+def make_inputs(batch, dm, n, grid, k, dtype, device, seed,
+                with_d=True, with_bias=True, softplus=True):
+    """Random inputs of the contract (delta is pre-softplus)."""
+    gen = torch.Generator().manual_seed(seed)
+    length = math.prod(grid)
+
+    def rnd(*shape, scale=1.0, shift=0.0):
+        return torch.randn(*shape, generator=gen) * scale + shift
+
+    A = -torch.exp(torch.rand(k * dm, n, generator=gen) * math.log(16))
+    inputs = dict(
+        u=rnd(batch, dm, length), delta=rnd(batch, k, dm, length, scale=0.5,
+                                            shift=-1.0),
+        A=A, B=rnd(batch, k, n, length), C=rnd(batch, k, n, length),
+        D=rnd(k * dm) if with_d else None,
+        delta_bias=rnd(k * dm, scale=0.5) if with_bias else None)
+    if not softplus:  # without softplus the step sizes must be positive
+        inputs['delta'] = inputs['delta'].abs() * 0.2
+        inputs['delta_bias'] = None
+    out = {}
+    for key, t in inputs.items():
+        if t is None:
+            out[key] = None
+            continue
+        t = t if key in ('A', 'D', 'delta_bias') else t.to(dtype)
+        out[key] = t.to(device).requires_grad_(True)
+    return out
+
+
+def check_against_reference(orders, grid, window, layout, dm, n, dtype,
+                            device, batch=2, softplus=True, seed=0,
+                            with_d=True, with_bias=True):
+    """Max relative errors {output, grad name: err} of the fused op."""
+    from mmpose_stmamba.ops.scan_triton import multi_order_scan_triton
+    names = normalize_orders(orders)
+    k = len(names)
+    x = make_inputs(batch, dm, n, grid, k, dtype, device, seed, with_d,
+                    with_bias, softplus)
+    out = multi_order_scan_triton(
+        x['u'], x['delta'], x['A'], x['B'], x['C'], x['D'],
+        x['delta_bias'], softplus, orders=orders, grid=grid, window=window,
+        unified_layout=layout)
+    weight = torch.randn(out.shape, generator=torch.Generator()
+                         .manual_seed(seed + 1)).to(device)
+    (out.float() * weight).sum().backward()
+    ref_in = {key: (None if t is None else
+                    t.detach().cpu().double().requires_grad_(True))
+              for key, t in x.items()}
+    perms = [order_permutation(nm, *grid, window, layout) for nm in names]
+    ref = multi_order_reference(
+        ref_in['u'], ref_in['delta'], ref_in['A'], ref_in['B'], ref_in['C'],
+        ref_in['D'], ref_in['delta_bias'], softplus, perms)
+    (ref * weight.cpu().double()).sum().backward()
+    errs = {'out': _rel(out.detach().cpu(), ref.detach())}
+    for key, t in x.items():
+        if t is not None:
+            errs['d' + key] = _rel(t.grad.cpu(), ref_in[key].grad)
+    return errs
+
+
+def _interpreter_main():
+    """Runs in a subprocess with TRITON_INTERPRET=1; prints the errors."""
+    from mmpose_stmamba.ops import scan_triton
+    scan_triton.FWD_CFG.update(BLOCK_D=4, CHUNK=8, num_warps=1)
+    scan_triton.BWD_CFG.update(BLOCK_D=4, CHUNK=8, SEG=2, num_warps=1)
+    worst = 0.0
+    for i, case in enumerate(SMALL_CASES):
+        errs = check_against_reference(*case, torch.float32, 'cpu', seed=i)
+        print(case[0], case[1], errs)
+        worst = max(worst, *errs.values())
+    scan_triton.BWD_CFG.update(SEG=1)
+    errs = check_against_reference('sts6d', (2, 2, 3), (8, 6), 'wide_rows',
+                                   3, 4, torch.float32, 'cpu', seed=9,
+                                   softplus=False, with_d=False,
+                                   with_bias=False)
+    print('sts6d plain SEG=1', errs)
+    worst = max(worst, *errs.values())
+    print(f'WORST {worst:.3e}')
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
+def test_interpreter_matches_reference():
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, TRITON_INTERPRET='1', CUDA_VISIBLE_DEVICES='')
+    code = ('import sys; sys.path.insert(0, sys.argv[1]); '
+            'from test_ops.test_scan_triton import _interpreter_main; '
+            '_interpreter_main()')
+    proc = subprocess.run([sys.executable, '-c', code, os.path.dirname(here)],
+                          env=env, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    worst = float(proc.stdout.strip().splitlines()[-1].split()[-1])
+    assert worst < 1e-5, proc.stdout
+
+
+def test_is_supported_reports_cpu_and_bad_orders():
+    from mmpose_stmamba.ops import scan_triton
+    x = make_inputs(1, 2, 4, (2, 2, 2), 6, torch.float32, 'cpu', 0)
+    args = (x['u'], x['delta'], x['A'], x['B'], x['C'])
+    if os.environ.get('TRITON_INTERPRET') != '1':
+        assert not scan_triton.is_supported(*args, orders='sts6d',
+                                            grid=(2, 2, 2))
+    # Orders that are not (f, .., f_rev, ..) pairs go to the generic route.
+    bad = ('spatial', 'temporal', 'unified', 'unified_rev', 'spatial_rev',
+           'temporal_rev')
+    why = scan_triton._why_unsupported(*args, None, None, bad, (2, 2, 2),
+                                       (8, 6), None, None)
+    assert why is not None and ('pairs' in why or 'CUDA' in why)
+
+
+gpu = pytest.mark.skipif(not (HAS_CUDA and HAS_TRITON),
+                         reason='needs a CUDA device and triton')
+
+GPU_CASES = [
+    ('sts6d', (3, 16, 12), (8, 6), 'wide_rows', 40, 16),
+    ('wsts', (3, 16, 12), (8, 6), 'wide_rows', 24, 16),
+    ('wsts', (2, 13, 11), (5, 4), 'wide_rows', 16, 8),
+    ('sts6d', (2, 8, 6), (8, 6), 'tall_cols', 16, 16),
+]
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize('case', GPU_CASES, ids=lambda c: f'{c[0]}-{c[1]}')
+def test_gpu_fp32_matches_reference(case):
+    errs = check_against_reference(*case, torch.float32, 'cuda')
+    assert max(errs.values()) < 1e-4, errs
+
+
+@pytest.mark.gpu
+@gpu
+def test_gpu_bf16_matches_reference():
+    # The reference sees the same bf16-rounded inputs; the error left is
+    # the bf16 rounding of the outputs and gradients.
+    errs = check_against_reference('sts6d', (3, 16, 12), (8, 6),
+                                   'wide_rows', 32, 16, torch.bfloat16,
+                                   'cuda')
+    assert max(errs.values()) < 2e-2, errs
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize('orders', ['sts6d', 'wsts'])
+def test_gpu_matches_generic_torch_backend(orders):
+    from mmpose_stmamba.ops.multi_scan import multi_order_scan
+    grid = (5, 16, 12)
+    k = len(normalize_orders(orders))
+    x = make_inputs(2, 32, 16, grid, k, torch.float32, 'cuda', 3)
+    y = {}
+    grads = {}
+    for backend in ('torch', 'triton'):
+        for t in x.values():
+            if t is not None:
+                t.grad = None
+        out = multi_order_scan(x['u'], x['delta'], x['A'], x['B'], x['C'],
+                               x['D'], x['delta_bias'], True, orders=orders,
+                               grid=grid, backend=backend)
+        out.square().sum().backward()
+        y[backend] = out.detach()
+        grads[backend] = {key: t.grad.clone() for key, t in x.items()
+                          if t is not None}
+    assert _rel(y['triton'], y['torch'].double()) < 1e-4
+    for key, g in grads['torch'].items():
+        assert _rel(grads['triton'][key], g.double()) < 1e-4, key
+
+
+@pytest.mark.gpu
+@gpu
+def test_gpu_auto_dispatch_picks_triton():
+    from mmpose_stmamba.ops import scan_triton
+    x = make_inputs(1, 8, 16, (3, 8, 6), 6, torch.bfloat16, 'cuda', 4)
+    assert scan_triton.is_supported(x['u'], x['delta'], x['A'], x['B'],
+                                    x['C'], orders='sts6d', grid=(3, 8, 6))
