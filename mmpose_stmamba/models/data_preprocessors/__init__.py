@@ -1,0 +1,4 @@
+"""Data preprocessors."""
+from .clip_data_preprocessor import ClipPoseDataPreprocessor
+
+__all__ = ['ClipPoseDataPreprocessor']

@@ -1,0 +1,228 @@
+"""Modulated deformable aggregation (DCNv2-style) for the STMM merge.
+
+References:
+    * DCNv2 (Zhu et al., CVPR 2019): offsets *and* modulation masks
+      (sigmoid) predicted from the features by a convolution initialised to
+      zero, so the layer starts as a plain convolution with masks of 0.5.
+    * DCNv3 / InternImage (Wang et al., CVPR 2023): offsets and masks shared
+      by groups of channels, depthwise sampling, then a pointwise output
+      projection; this separable form is what makes deformable sampling
+      affordable at high resolution.
+    * TDAN / EDVR / PoseWarper: temporal alignment by deformable sampling of
+      neighbouring frames with offsets predicted from the features.
+    * GLSMamba (Feng et al., ICCV 2025), Sec. 3.2 (STMM): spatial and
+      temporal modulation by deformable convolution.
+
+Inferred (the paper is silent on the formula):
+    * A sampling point is (frame tap tau, kernel cell (i, j)); its position
+      in frame t + tau is the cell plus a learned (dy, dx).  Spatial
+      modulation uses taps (0,) and a 3x3 kernel (within the frame);
+      temporal modulation uses taps (-1, 0, 1) and a 1x1 kernel (the same
+      pixel of the neighbouring frames, displaced by learned offsets).
+      Frames beyond the clip's ends read zeros, like a padded convolution.
+    * Offsets/masks come from a depthwise conv (3x3 in space; 3x3x3 over
+      (t, y, x) for the temporal taps) plus a pointwise layer, per channel
+      group; the value path is depthwise (one weight per channel and
+      point) followed by a pointwise projection.
+    * Two implementations give the same numbers: ``'grid_sample'`` (default;
+      ``F.grid_sample``, bf16-capable, cheap) and ``'torchvision'``
+      (``torchvision.ops.deform_conv2d`` with mask, the reference DCNv2
+      kernel; fp32 only, slow on GPU: see /work/shared/PERF_NOTES.md).
+"""
+from typing import Sequence
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+IMPLS = ('grid_sample', 'torchvision')
+
+
+class ModulatedDeformSampler(nn.Module):
+    """Depthwise modulated deformable sampling (no output projection).
+
+    Computes, for every channel c of group g, frame t and pixel p::
+
+        out[c, t, p] = sum_{tau, k} w[c, tau, k] * m[g, tau, k, t, p]
+                       * x[c, t + tau, p + cell_k + off[g, tau, k, t, p]]
+
+    Args:
+        channels (int): C.
+        frame_taps (Sequence[int]): Frame offsets tau sampled.
+        kernel_size (int): k of the k x k kernel cells.
+        groups (int): G, channel groups sharing offsets and masks.
+        impl (str): 'grid_sample' or 'torchvision'.
+    """
+
+    def __init__(self, channels: int, frame_taps: Sequence[int],
+                 kernel_size: int, groups: int, impl: str):
+        super().__init__()
+        if impl not in IMPLS:
+            raise ValueError(f'impl must be one of {IMPLS}, got {impl!r}')
+        if channels % groups:
+            raise ValueError(f'channels ({channels}) must be divisible by '
+                             f'groups ({groups})')
+        self.frame_taps = tuple(frame_taps)
+        self.kernel_size = kernel_size
+        self.groups = groups
+        self.impl = impl
+        # choose the implementation once, not per call
+        self._sample = getattr(self, f'_{impl}')
+        points = kernel_size * kernel_size
+        # Start as an average over the points (times the 0.5 masks).
+        self.weight = nn.Parameter(
+            torch.full((channels, len(self.frame_taps), points),
+                       1. / (points * len(self.frame_taps))))
+
+    @property
+    def num_points(self) -> int:
+        return len(self.frame_taps) * self.kernel_size**2
+
+    def forward(self, x, offsets, masks):
+        """Sample.
+
+        Args:
+            x (Tensor): (B, C, T, H, W).
+            offsets (Tensor): (B, G, Tau, k*k, 2, T, H, W), (dy, dx) pixels.
+            masks (Tensor): (B, G, Tau, k*k, T, H, W) in [0, 1].
+
+        Returns:
+            Tensor: (B, C, T, H, W).
+        """
+        out = 0
+        for i, tau in enumerate(self.frame_taps):
+            out = out + self._sample(
+                shift_frames(x, tau), offsets[:, :, i], masks[:, :, i],
+                self.weight[:, i])
+        return out
+
+    def _grid_sample(self, x, offsets, masks, weight):
+        B, C, T, H, W = x.shape
+        G, P = self.groups, self.kernel_size**2
+        frames = x.transpose(1, 2).reshape(B * T * G, C // G, H, W)
+        # absolute (y, x) of every point: pixel + kernel cell + offset
+        r = self.kernel_size // 2
+        ky, kx = torch.meshgrid(
+            torch.arange(-r, r + 1, device=x.device, dtype=x.dtype),
+            torch.arange(-r, r + 1, device=x.device, dtype=x.dtype),
+            indexing='ij')
+        py = (torch.arange(H, device=x.device, dtype=x.dtype)[:, None, None] +
+              ky.reshape(1, 1, P))  # (H, 1, P)
+        px = (torch.arange(W, device=x.device, dtype=x.dtype)[None, :, None] +
+              kx.reshape(1, 1, P))  # (1, W, P)
+        off = offsets.permute(0, 4, 1, 5, 6, 2, 3)  # (B, T, G, H, W, P, 2)
+        gy = (py + off[..., 0]) * (2. / max(H - 1, 1)) - 1
+        gx = (px + off[..., 1]) * (2. / max(W - 1, 1)) - 1
+        grid = torch.stack([gx, gy], dim=-1).reshape(B * T * G, H, W * P, 2)
+        # bilinear, zeros outside: the same convention as deform_conv2d
+        values = F.grid_sample(
+            frames, grid, mode='bilinear', padding_mode='zeros',
+            align_corners=True).view(B, T, G, C // G, H, W, P)
+        mod = masks.permute(0, 3, 1, 4, 5, 2)  # (B, T, G, H, W, P)
+        values = values * mod[:, :, :, None]
+        out = torch.einsum('btgchwp,gcp->btgchw', values,
+                           weight.view(G, C // G, P))
+        return out.reshape(B, T, C, H, W).transpose(1, 2)
+
+    def _torchvision(self, x, offsets, masks, weight):
+        from torchvision.ops import deform_conv2d
+        B, C, T, H, W = x.shape
+        G, k = self.groups, self.kernel_size
+        frames = x.transpose(1, 2).reshape(B * T, C, H, W)
+        # torchvision layout: offset (N, G * k * k * 2, H, W) as (dy, dx)
+        # per point, group-major; mask (N, G * k * k, H, W)
+        off = offsets.permute(0, 4, 1, 2, 3, 5, 6).reshape(
+            B * T, G * k * k * 2, H, W)
+        mod = masks.permute(0, 3, 1, 2, 4, 5).reshape(B * T, G * k * k, H, W)
+        out = deform_conv2d(
+            frames,
+            off,
+            weight.reshape(C, 1, k, k),
+            padding=k // 2,
+            mask=mod)
+        return out.view(B, T, C, H, W).transpose(1, 2)
+
+    def flops(self, x, offsets, masks) -> int:
+        """Analytic MACs: per output element and point, a bilinear sample (4
+        MACs), the mask product and the weight product."""
+        return x.numel() * self.num_points * 6
+
+    def output_like(self, x, offsets, masks):
+        """A zero tensor shaped like :meth:`forward`'s result."""
+        return torch.zeros_like(x)
+
+
+def shift_frames(x: torch.Tensor, tau: int) -> torch.Tensor:
+    """Frame t of the result is frame t + tau of x (zeros outside).
+
+    Args:
+        x (Tensor): (B, C, T, H, W).
+        tau (int): Frame offset.
+
+    Returns:
+        Tensor: (B, C, T, H, W).
+    """
+    T = x.shape[2]
+    if tau == 0:
+        return x
+    padded = F.pad(x, (0, 0, 0, 0, max(-tau, 0), max(tau, 0)))
+    start = max(tau, 0)
+    return padded[:, :, start:start + T]
+
+
+class DeformableAggregation(nn.Module):
+    """Modulated deformable convolution, separable form, over a clip.
+
+    Offsets and masks are predicted from a guide (the features to align
+    to); the values are sampled from the input stream.
+
+    Args:
+        channels (int): C.
+        frame_taps (Sequence[int]): Frame offsets sampled; (0,) keeps the
+            sampling within the frame. Defaults to (0,).
+        kernel_size (int): Kernel cells per tap, k x k. Defaults to 3.
+        groups (int): Channel groups sharing offsets/masks. Defaults to 4.
+        impl (str): 'grid_sample' or 'torchvision'.
+            Defaults to 'grid_sample'.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 frame_taps: Sequence[int] = (0, ),
+                 kernel_size: int = 3,
+                 groups: int = 4,
+                 impl: str = 'grid_sample'):
+        super().__init__()
+        self.sampler = ModulatedDeformSampler(channels, frame_taps,
+                                              kernel_size, groups, impl)
+        taps, P = len(frame_taps), kernel_size**2
+        # the guide sees the neighbouring frames when we sample them
+        head_t = 3 if any(frame_taps) else 1
+        self.offset_dw = nn.Conv3d(
+            channels,
+            channels, (head_t, 3, 3),
+            padding=(head_t // 2, 1, 1),
+            groups=channels)
+        self.offset_pw = nn.Conv3d(channels, groups * taps * P * 3, 1)
+        # DCNv2 init: zero offsets, masks sigmoid(0) = 0.5
+        nn.init.zeros_(self.offset_pw.weight)
+        nn.init.zeros_(self.offset_pw.bias)
+        self.proj = nn.Conv3d(channels, channels, 1)
+        self._shape = (groups, taps, P)
+
+    def forward(self, x: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        """Aggregate x at positions predicted from x + guide.
+
+        Args:
+            x (Tensor): (B, C, T, H, W) stream to sample.
+            guide (Tensor): (B, C, T, H, W) context for offsets/masks.
+
+        Returns:
+            Tensor: (B, C, T, H, W).
+        """
+        B, _, T, H, W = x.shape
+        G, taps, P = self._shape
+        pred = self.offset_pw(self.offset_dw(x + guide))
+        pred = pred.view(B, G, taps, P, 3, T, H, W)
+        offsets, masks = pred[:, :, :, :, :2], pred[:, :, :, :, 2].sigmoid()
+        return self.proj(self.sampler(x, offsets, masks))

@@ -1,0 +1,102 @@
+"""STMM: spatial- and temporal-modulated merging of the scan results.
+
+References:
+    * GLSMamba (Feng et al., ICCV 2025), Sec. 3.2: the forward/reversed
+      results are first merged by type (unified, spatial, temporal), then
+      spatial and temporal modulation by deformable convolution aggregates
+      the three types; the ablation baseline merges by plain summation.
+
+Inferred (the paper gives no formula):
+    * The merged feature is a sum over the scan types present, each passed
+      through its modulator::
+
+          guide = y_u + y_s + y_t                       (the 'sum' merge)
+          F = y_u + DCN_spatial(y_s; guide) + DCN_temporal(y_t; guide)
+
+      The unified result (the joint space-time view) is kept as is; the
+      spatial result is re-aggregated within each frame and the temporal
+      result across neighbouring frames, at positions predicted from the
+      stream plus the guide.  This costs parameters only for the spatial
+      and temporal types, as the paper's ablation implies (unified-only and
+      "STS6D without STMM" have the same size).
+    * ``merge='sum'`` makes every modulator a pass-through, giving the
+      ablation's summation baseline.  LRM uses the same module with the
+      single 'window' type (its forward/reversed pair is already summed).
+"""
+from typing import Optional, Sequence
+
+import torch
+import torch.nn as nn
+
+from .deformable_aggregation import DeformableAggregation
+
+SCAN_TYPES = ('unified', 'spatial', 'temporal')
+MERGES = ('stmm', 'sum')
+
+
+class KeepStream(nn.Module):
+    """The switched-off modulator: returns its stream unchanged (the
+    two-argument counterpart of ``nn.Identity``)."""
+
+    def forward(self, x: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+class STMMerge(nn.Module):
+    """Merge P per-type scan results into one feature map.
+
+    Args:
+        channels (int): Dm.
+        scan_types (Sequence[str]): Type of each of the P results, in the
+            order the scan returns them.
+        merge (str): 'stmm' (deformable modulation) or 'sum'.
+            Defaults to 'stmm'.
+        spatial_cfg (dict, optional): Extra arguments of the spatial
+            :class:`DeformableAggregation` (defaults: taps (0,), 3x3).
+        temporal_cfg (dict, optional): Extra arguments of the temporal one
+            (defaults: taps (-1, 0, 1), 1x1).
+        impl (str): Deformable sampling implementation, 'grid_sample' or
+            'torchvision'. Defaults to 'grid_sample'.
+        groups (int): Channel groups sharing offsets. Defaults to 4.
+    """
+
+    def __init__(self,
+                 channels: int,
+                 scan_types: Sequence[str],
+                 merge: str = 'stmm',
+                 spatial_cfg: Optional[dict] = None,
+                 temporal_cfg: Optional[dict] = None,
+                 impl: str = 'grid_sample',
+                 groups: int = 4):
+        super().__init__()
+        if merge not in MERGES:
+            raise ValueError(f'merge must be one of {MERGES}, got {merge!r}')
+        self.scan_types = tuple(scan_types)
+        modulate = dict(
+            spatial=dict(frame_taps=(0, ), kernel_size=3,
+                         **(spatial_cfg or {})),
+            temporal=dict(frame_taps=(-1, 0, 1), kernel_size=1,
+                          **(temporal_cfg or {})))
+        self.modulators = nn.ModuleList()
+        for kind in self.scan_types:
+            if merge == 'stmm' and kind in modulate:
+                self.modulators.append(
+                    DeformableAggregation(
+                        channels, impl=impl, groups=groups,
+                        **modulate[kind]))
+            else:
+                self.modulators.append(KeepStream())
+
+    def forward(self, y: torch.Tensor) -> torch.Tensor:
+        """Merge.
+
+        Args:
+            y (Tensor): (B, P, Dm, T, H, W) pair-merged scan results.
+
+        Returns:
+            Tensor: (B, Dm, T, H, W).
+        """
+        guide = y.sum(dim=1)
+        return sum(
+            modulate(y[:, i], guide)
+            for i, modulate in enumerate(self.modulators))

@@ -1,0 +1,4 @@
+"""Pose estimators."""
+from .video_topdown import VideoTopdownPoseEstimator
+
+__all__ = ['VideoTopdownPoseEstimator']
