@@ -8,7 +8,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from conftest import (PT18, PT18_ANN, PT18_DET, VIDEO, read_json,
+from clip_data_helpers import (PT18, PT18_ANN, PT18_DET, VIDEO, read_json,
                       video_annotation, write_frames, write_json)
 
 from mmpose.registry import DATASETS

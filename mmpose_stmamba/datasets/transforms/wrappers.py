@@ -39,13 +39,14 @@ class ApplyToClip(BaseTransform):
     """
 
     def __init__(self, transform: dict):
-        self.transform = TRANSFORMS.build(transform)
+        # not ``self.transform``: that name is BaseTransform's entry point
+        self.per_frame = TRANSFORMS.build(transform)
 
     def transform(self, results: dict) -> Optional[dict]:
         """Apply the wrapped transform to all frames with one draw."""
         frames = results.get('img')
         if not isinstance(frames, (list, tuple)):
-            return self.transform(results)
+            return self.per_frame(results)
         key = list(results.get('frame_offsets', [0])).index(0)
         np_state, py_state = np.random.get_state(), random.getstate()
         skip = ('img', 'dataset')
@@ -53,7 +54,7 @@ class ApplyToClip(BaseTransform):
         template = copy.deepcopy(
             {k: v
              for k, v in results.items() if k not in skip})
-        out = self.transform(dict(results, img=frames[key]))
+        out = self.per_frame(dict(results, img=frames[key]))
         if out is None:
             return None
         np_after, py_after = np.random.get_state(), random.getstate()
@@ -66,11 +67,11 @@ class ApplyToClip(BaseTransform):
             random.setstate(py_state)
             other = copy.deepcopy(template)
             other['img'] = frame
-            new_frames.append(self.transform(other)['img'])
+            new_frames.append(self.per_frame(other)['img'])
         np.random.set_state(np_after)
         random.setstate(py_after)
         out['img'] = new_frames
         return out
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(transform={self.transform!r})'
+        return f'{type(self).__name__}(transform={self.per_frame!r})'

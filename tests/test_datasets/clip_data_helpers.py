@@ -1,4 +1,4 @@
-"""Shared fixtures for the data tests: the bundled samples and tiny files.
+"""Shared helpers for the data tests: the bundled samples and tiny files.
 
 References: the sample clips in tests/data (MMPose test data, Apache-2.0,
 see tests/data/README.md).  Paths are absolute, so the tests run from any
@@ -7,11 +7,16 @@ working directory.
 import copy
 import json
 import os.path as osp
-import shutil
 
 import cv2
 import numpy as np
-import pytest
+from mmengine.registry import init_default_scope
+
+import mmpose_stmamba  # noqa: F401  (registers the plugin)
+
+# configs run with default_scope='mmpose'; data set pipelines are built
+# from the current scope, as in MMPose's own tests
+init_default_scope('mmpose')
 
 DATA = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'data')
 PT18 = osp.join(DATA, 'posetrack18')
@@ -33,11 +38,9 @@ def write_json(path, obj):
     return str(path)
 
 
-@pytest.fixture(scope='session')
 def pt18_ann():
-    """The sample's merged PoseTrack18 annotation (a fresh copy per use)."""
-    data = read_json(PT18_ANN)
-    return lambda: copy.deepcopy(data)
+    """A fresh copy of the sample's merged PoseTrack18 annotation."""
+    return copy.deepcopy(read_json(PT18_ANN))
 
 
 def video_annotation(frames=range(5), nframes=5, box=(500, 200, 200, 400)):
@@ -66,15 +69,6 @@ def video_annotation(frames=range(5), nframes=5, box=(500, 200, 200, 400)):
                 id=img_id * 100, image_id=img_id, track_id=0, category_id=1,
                 bbox=list(box), keypoints=kpts, num_keypoints=15))
     return dict(images=images, annotations=anns, categories=[])
-
-
-@pytest.fixture
-def video_root(tmp_path):
-    """A data root whose ``videos/`` links to the sample video frames."""
-    root = tmp_path / 'pt'
-    (root / 'videos').mkdir(parents=True)
-    shutil.copytree(osp.join(PT18, VIDEO), root / VIDEO)
-    return root
 
 
 def write_frames(folder, names, size=(64, 48)):
