@@ -260,3 +260,23 @@ def test_tool_writes_json(posetrack18_root, tmp_path):
     for k in ('Head', 'Shoulder', 'Elbow', 'Wrist', 'Hip', 'Knee', 'Ankle',
               'Total'):
         assert res[k] == 100.0
+
+
+def test_joint_existence_rule_posetrack18_vs_21():
+    # The nose sits at x = 0, y = 50 in GT and prediction. PoseTrack18
+    # counts it (only (0, 0, v=0) means "absent") and it matches: AP 100.
+    # PoseTrack21 needs x > 0 and y > 0: no nose GT, no nose detection ->
+    # nose AP 0, Total = 14 * 100 / 15.
+    a = body(100, 100)
+    a['nose'] = (0, 50)
+    gt = video([[person17(a)]], labeled=[True])
+    pred = video([[person17(a, scores=0.6)]])
+    assert ap_of(gt, pred)['ap']['Total'] == 100.0
+    res = ap_of(gt, pred, 'posetrack21')
+    assert joint_ap(res, 'nose') == 0.0
+    assert res['ap']['Total'] == pytest.approx(1400 / 15)
+
+
+def test_unknown_protocol_raises():
+    with pytest.raises(ValueError, match='protocol'):
+        pt.parse_video(video([[]]), 'posetrack17')
