@@ -1,4 +1,8 @@
-"""Shared helpers for the evaluation tests: sample data and tiny videos."""
+"""Shared helpers for the evaluation tests: sample data and tiny videos.
+
+References: PoseTrack18 per-video file layout (images / annotations /
+categories, ``bbox_head``, ``ignore_regions_x/_y``) as read by poseval.
+"""
 import os.path as osp
 
 import numpy as np

@@ -1,4 +1,8 @@
-"""Sub-JHMDB PCK / tPCK and the three-split average, hand-computed."""
+"""Sub-JHMDB PCK / tPCK and the three-split average, hand-computed.
+
+References: the PCK@0.2 / tPCK definition of MMPose's JhmdbPCKAccuracy
+(box max(w, h); torso = left shoulder to right hip; strict ``<``).
+"""
 import json
 import os.path as osp
 import subprocess
