@@ -40,9 +40,9 @@ KEYPOINTS = [
     'right_knee', 'left_ankle', 'right_ankle'
 ]
 # PoseTrack18's 1-based skeleton, as in its category entry
-SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12],
-            [7, 13], [6, 7], [6, 8], [7, 9], [8, 10], [9, 11], [2, 3],
-            [1, 2], [1, 3], [2, 4], [3, 5], [4, 6], [5, 7]]
+SKELETON = [[16, 14], [14, 12], [17, 15], [15, 13], [12, 13], [6, 12], [7, 13],
+            [6, 7], [6, 8], [7, 9], [8, 10], [9, 11], [2, 3], [1, 2], [1, 3],
+            [2, 4], [3, 5], [4, 6], [5, 7]]
 EARS = (3, 4)
 MOTIONS = ('walk', 'wave', 'squat', 'jack')
 
@@ -54,13 +54,16 @@ UPPER_ARM, FOREARM, THIGH, SHIN = 0.17, 0.15, 0.24, 0.24
 # BGR base colours: left limbs green/cyan, right limbs red/magenta, one
 # shade per segment, so side and segment are both visible.
 LIMB_COLOURS = {
-    'l_upper_arm': (40, 170, 40), 'l_forearm': (120, 230, 90),
-    'r_upper_arm': (40, 40, 200), 'r_forearm': (140, 90, 250),
-    'l_thigh': (170, 150, 20), 'l_shin': (240, 220, 80),
-    'r_thigh': (30, 110, 210), 'r_shin': (60, 190, 250),
+    'l_upper_arm': (40, 170, 40),
+    'l_forearm': (120, 230, 90),
+    'r_upper_arm': (40, 40, 200),
+    'r_forearm': (140, 90, 250),
+    'l_thigh': (170, 150, 20),
+    'l_shin': (240, 220, 80),
+    'r_thigh': (30, 110, 210),
+    'r_shin': (60, 190, 250),
 }
-LIMB_WIDTH = {'upper_arm': 0.05, 'forearm': 0.04, 'thigh': 0.07,
-              'shin': 0.055}
+LIMB_WIDTH = {'upper_arm': 0.05, 'forearm': 0.04, 'thigh': 0.07, 'shin': 0.055}
 
 
 def limb_dir(flex: float, abduct: float, side: int) -> np.ndarray:
@@ -86,8 +89,11 @@ class Person:
             each other.
     """
 
-    def __init__(self, rng: np.random.Generator, size: Tuple[int, int],
-                 nframes: int, slot: Tuple[int, int] = (0, 1)):
+    def __init__(self,
+                 rng: np.random.Generator,
+                 size: Tuple[int, int],
+                 nframes: int,
+                 slot: Tuple[int, int] = (0, 1)):
         w, h = size
         self.h = rng.uniform(0.45, 0.8) * h
         self.motion = MOTIONS[rng.integers(len(MOTIONS))]
@@ -102,8 +108,8 @@ class Person:
         self.jitter_omega = rng.uniform(0.05, 0.3, size=(8, ))
         self.wave_side = int(rng.choice([-1, 1]))
         speed = rng.uniform(0.3, 1.2) * w / max(nframes, 1) * 0.6
-        self.vx = speed * rng.choice([-1, 1]) * (1.0 if self.motion == 'walk'
-                                                 else 0.3)
+        self.vx = speed * rng.choice(
+            [-1, 1]) * (1.0 if self.motion == 'walk' else 0.3)
         self.x0 = (0.1 + 0.8 * (slot[0] + rng.uniform(0.2, 0.8)) / slot[1]) * w
         self.ground = rng.uniform(0.8, 0.97) * h
         self.width = w
@@ -118,15 +124,29 @@ class Person:
         a = self.amp
         j = self.jitter * np.sin(self.jitter_omega * t + self.phase)
         ang = dict(
-            l_sh_f=0.0, r_sh_f=0.0, l_sh_b=0.15, r_sh_b=0.15, l_el=0.3,
-            r_el=0.3, l_hip_f=0.0, r_hip_f=0.0, l_hip_b=0.05, r_hip_b=0.05,
-            l_kn=0.1, r_kn=0.1, drop=0.0)
+            l_sh_f=0.0,
+            r_sh_f=0.0,
+            l_sh_b=0.15,
+            r_sh_b=0.15,
+            l_el=0.3,
+            r_el=0.3,
+            l_hip_f=0.0,
+            r_hip_f=0.0,
+            l_hip_b=0.05,
+            r_hip_b=0.05,
+            l_kn=0.1,
+            r_kn=0.1,
+            drop=0.0)
         if self.motion == 'walk':
             ang.update(
-                l_hip_f=0.45 * a * s, r_hip_f=-0.45 * a * s,
-                l_kn=0.6 * a * max(0.0, c), r_kn=0.6 * a * max(0.0, -c),
-                l_sh_f=-0.5 * a * s, r_sh_f=0.5 * a * s,
-                l_el=0.4 + 0.3 * max(0.0, -s), r_el=0.4 + 0.3 * max(0.0, s))
+                l_hip_f=0.45 * a * s,
+                r_hip_f=-0.45 * a * s,
+                l_kn=0.6 * a * max(0.0, c),
+                r_kn=0.6 * a * max(0.0, -c),
+                l_sh_f=-0.5 * a * s,
+                r_sh_f=0.5 * a * s,
+                l_el=0.4 + 0.3 * max(0.0, -s),
+                r_el=0.4 + 0.3 * max(0.0, s))
         elif self.motion == 'wave':
             side = 'l' if self.wave_side > 0 else 'r'
             ang[f'{side}_sh_b'] = 2.3 + 0.35 * a * s
@@ -136,18 +156,25 @@ class Person:
         elif self.motion == 'squat':
             k = 0.9 * a * (1 - c) / 2
             ang.update(
-                l_hip_f=k, r_hip_f=k, l_kn=2 * k, r_kn=2 * k,
-                l_sh_f=1.2 * k + 0.2, r_sh_f=1.2 * k + 0.2,
+                l_hip_f=k,
+                r_hip_f=k,
+                l_kn=2 * k,
+                r_kn=2 * k,
+                l_sh_f=1.2 * k + 0.2,
+                r_sh_f=1.2 * k + 0.2,
                 drop=THIGH * (1 - np.cos(k)) + SHIN * (1 - np.cos(k)))
         else:  # jumping jack
             k = (1 - c) / 2
             ang.update(
-                l_sh_b=0.2 + 2.2 * a * k, r_sh_b=0.2 + 2.2 * a * k,
-                l_el=0.2, r_el=0.2, l_hip_b=0.05 + 0.35 * k,
-                r_hip_b=0.05 + 0.35 * k, drop=-0.05 * np.sin(np.pi * k))
-        for i, name in enumerate(
-            ('l_sh_f', 'r_sh_f', 'l_el', 'r_el', 'l_hip_f', 'r_hip_f',
-             'l_kn', 'r_kn')):
+                l_sh_b=0.2 + 2.2 * a * k,
+                r_sh_b=0.2 + 2.2 * a * k,
+                l_el=0.2,
+                r_el=0.2,
+                l_hip_b=0.05 + 0.35 * k,
+                r_hip_b=0.05 + 0.35 * k,
+                drop=-0.05 * np.sin(np.pi * k))
+        for i, name in enumerate(('l_sh_f', 'r_sh_f', 'l_el', 'r_el',
+                                  'l_hip_f', 'r_hip_f', 'l_kn', 'r_kn')):
             ang[name] += j[i]
         ang['l_el'] = max(ang['l_el'], 0.0)
         ang['r_el'] = max(ang['r_el'], 0.0)
@@ -178,19 +205,20 @@ class Person:
             sh = p['neck'] + [side * SHOULDER, 0.02, 0]
             el = sh + UPPER_ARM * limb_dir(ang[f'{pre}_sh_f'],
                                            ang[f'{pre}_sh_b'], side)
-            wr = el + FOREARM * limb_dir(ang[f'{pre}_sh_f'] +
-                                         ang[f'{pre}_el'],
+            wr = el + FOREARM * limb_dir(ang[f'{pre}_sh_f'] + ang[f'{pre}_el'],
                                          ang[f'{pre}_sh_b'], side)
             hip = p['pelvis'] + [side * HIP, 0, 0]
             kn = hip + THIGH * limb_dir(ang[f'{pre}_hip_f'],
                                         ang[f'{pre}_hip_b'], side)
-            an = kn + SHIN * limb_dir(ang[f'{pre}_hip_f'] -
-                                      ang[f'{pre}_kn'],
+            an = kn + SHIN * limb_dir(ang[f'{pre}_hip_f'] - ang[f'{pre}_kn'],
                                       ang[f'{pre}_hip_b'], side)
             p.update({
-                f'{name}_shoulder': sh, f'{name}_elbow': el,
-                f'{name}_wrist': wr, f'{name}_hip': hip,
-                f'{name}_knee': kn, f'{name}_ankle': an
+                f'{name}_shoulder': sh,
+                f'{name}_elbow': el,
+                f'{name}_wrist': wr,
+                f'{name}_hip': hip,
+                f'{name}_knee': kn,
+                f'{name}_ankle': an
             })
         # turn about the vertical axis, lean in the image plane
         yaw = self.yaw0 + self.yaw_amp * np.sin(self.yaw_omega * t +
@@ -230,34 +258,35 @@ def shade(colour, z: float, h: float) -> Tuple[int, int, int]:
     return tuple(int(np.clip(c * f, 0, 255)) for c in colour)
 
 
-def draw_person(img: np.ndarray, label: np.ndarray, person: Person,
-                t: float, pid: int) -> None:
+def draw_person(img: np.ndarray, label: np.ndarray, person: Person, t: float,
+                pid: int) -> None:
     """Draw one figure, back parts first; also fill ``label`` with pid."""
     xy, z, extra = person.pose(t)
     h = person.h
     k = {n: i for i, n in enumerate(KEYPOINTS)}
     parts = []  # (depth, kind, args)
     torso = np.array([
-        xy[k['left_shoulder']], xy[k['right_shoulder']],
-        xy[k['right_hip']], xy[k['left_hip']]
+        xy[k['left_shoulder']], xy[k['right_shoulder']], xy[k['right_hip']],
+        xy[k['left_hip']]
     ])
-    parts.append((float(np.mean(z[[5, 6, 11, 12]])), 'poly', torso,
-                  person.shirt, 0))
+    parts.append((float(np.mean(z[[5, 6, 11,
+                                   12]])), 'poly', torso, person.shirt, 0))
     for side, name in (('l', 'left'), ('r', 'right')):
-        segs = (('upper_arm', 'shoulder', 'elbow'),
-                ('forearm', 'elbow', 'wrist'), ('thigh', 'hip', 'knee'),
-                ('shin', 'knee', 'ankle'))
+        segs = (('upper_arm', 'shoulder', 'elbow'), ('forearm', 'elbow',
+                                                     'wrist'),
+                ('thigh', 'hip', 'knee'), ('shin', 'knee', 'ankle'))
         for seg, a, b in segs:
             ia, ib = k[f'{name}_{a}'], k[f'{name}_{b}']
-            parts.append(((z[ia] + z[ib]) / 2, 'line',
-                          np.stack([xy[ia], xy[ib]]),
-                          LIMB_COLOURS[f'{side}_{seg}'],
-                          max(2, int(LIMB_WIDTH[seg] * h))))
+            parts.append(
+                ((z[ia] + z[ib]) / 2, 'line', np.stack([xy[ia], xy[ib]]),
+                 LIMB_COLOURS[f'{side}_{seg}'], max(2,
+                                                    int(LIMB_WIDTH[seg] * h))))
     head_c = extra['head_c']
     neck = extra['neck']
-    parts.append((float(neck[2]), 'line',
-                  np.stack([neck[:2], xy[k['head_bottom']]]), person.skin,
-                  max(2, int(0.04 * h))))
+    parts.append(
+        (float(neck[2]), 'line', np.stack([neck[:2],
+                                           xy[k['head_bottom']]]), person.skin,
+         max(2, int(0.04 * h))))
     parts.append((float(head_c[2]), 'head', head_c[:2], person.skin,
                   max(3, int(0.1 * h))))
     parts.sort(key=lambda p: p[0])
@@ -272,13 +301,25 @@ def draw_person(img: np.ndarray, label: np.ndarray, person: Person,
             if label is not None:
                 cv2.fillPoly(label, [ip], pid, shift=4)
         elif kind == 'line':
-            cv2.line(img, tuple(ip[0]), tuple(ip[1]), dark, width + 2,
-                     cv2.LINE_AA, shift=4)
-            cv2.line(img, tuple(ip[0]), tuple(ip[1]), col, width,
-                     cv2.LINE_AA, shift=4)
+            cv2.line(
+                img,
+                tuple(ip[0]),
+                tuple(ip[1]),
+                dark,
+                width + 2,
+                cv2.LINE_AA,
+                shift=4)
+            cv2.line(
+                img,
+                tuple(ip[0]),
+                tuple(ip[1]),
+                col,
+                width,
+                cv2.LINE_AA,
+                shift=4)
             if label is not None:
-                cv2.line(label, tuple(ip[0]), tuple(ip[1]), pid, width,
-                         shift=4)
+                cv2.line(
+                    label, tuple(ip[0]), tuple(ip[1]), pid, width, shift=4)
         else:
             r = width * scale
             cv2.circle(img, tuple(ip), r, col, -1, cv2.LINE_AA, shift=4)
@@ -287,8 +328,13 @@ def draw_person(img: np.ndarray, label: np.ndarray, person: Person,
                 cv2.circle(label, tuple(ip), r, pid, -1, shift=4)
     # the nose as a dark dot shows where the figure faces
     nose = np.round(xy[k['nose']] * scale).astype(np.int32)
-    cv2.circle(img, tuple(nose), max(1, int(0.02 * h)) * scale, (30, 30, 30),
-               -1, cv2.LINE_AA, shift=4)
+    cv2.circle(
+        img,
+        tuple(nose),
+        max(1, int(0.02 * h)) * scale, (30, 30, 30),
+        -1,
+        cv2.LINE_AA,
+        shift=4)
 
 
 class Occluder:
@@ -343,8 +389,8 @@ def background(rng: np.random.Generator, size: Tuple[int, int]) -> np.ndarray:
     img[floor:] = img[floor:] * 0.6 + rng.uniform(40, 120, size=3) * 0.4
     for _ in range(int(rng.integers(1, 4))):
         x, y = int(rng.uniform(0, w)), int(rng.uniform(0, floor))
-        bw, bh = int(rng.uniform(0.05, 0.2) * w), int(rng.uniform(0.05, 0.3) *
-                                                      h)
+        bw, bh = int(rng.uniform(0.05, 0.2) * w), int(
+            rng.uniform(0.05, 0.3) * h)
         cv2.rectangle(img, (x, y), (x + bw, y + bh),
                       tuple(float(c) for c in rng.uniform(40, 220, 3)), -1)
     # muted, so that the figures stand out
@@ -378,9 +424,10 @@ def make_video(rng: np.random.Generator, args, vid: int, split: str):
     # each occluder crosses the path of a different figure
     first = int(rng.integers(len(people)))
     occluders = [
-        Occluder(rng, size, nframes,
-                 targets[(first + i) % len(targets)] +
-                 rng.uniform(-0.1, 0.1) * w) for i in range(args.occluders)
+        Occluder(
+            rng, size, nframes,
+            targets[(first + i) % len(targets)] + rng.uniform(-0.1, 0.1) * w)
+        for i in range(args.occluders)
     ]
     bg = background(rng, size)
     images, anns, dets, frames = [], [], [], []
@@ -401,10 +448,17 @@ def make_video(rng: np.random.Generator, args, vid: int, split: str):
         frames.append((file_name, np.clip(frame, 0, 255).astype(np.uint8)))
         images.append(
             dict(
-                id=img_id, file_name=file_name, width=w, height=h,
-                vid_id=f'{vid:06d}', frame_id=img_id, nframes=nframes,
-                is_labeled=labeled, has_no_densepose=True,
-                ignore_regions_x=[], ignore_regions_y=[]))
+                id=img_id,
+                file_name=file_name,
+                width=w,
+                height=h,
+                vid_id=f'{vid:06d}',
+                frame_id=img_id,
+                nframes=nframes,
+                is_labeled=labeled,
+                has_no_densepose=True,
+                ignore_regions_x=[],
+                ignore_regions_y=[]))
         for pid, person in enumerate(people):
             xy, _, extra = person.pose(t)
             inside = ((xy[:, 0] >= 0) & (xy[:, 1] >= 0) & (xy[:, 0] < w)
@@ -417,27 +471,31 @@ def make_video(rng: np.random.Generator, args, vid: int, split: str):
                 occluded[j] = who not in (0, pid + 1)
             box = _person_box(xy, extra, person.h)
             if vis.any():
-                dets.append(_detection(rng, box, vis, file_name, nframes,
-                                       img_id, args.det_noise, size))
+                dets.append(
+                    _detection(rng, box, vis, file_name, nframes, img_id,
+                               args.det_noise, size))
             if not labeled or not vis.any():
                 continue
             kpts = np.where(vis[:, None], xy, 0.0)
             head = _head_box(extra, person.h)
             anns.append(
                 dict(
-                    id=img_id * 100 + pid, image_id=img_id, track_id=pid,
+                    id=img_id * 100 + pid,
+                    image_id=img_id,
+                    track_id=pid,
                     category_id=1,
                     bbox=[round(float(v), 2) for v in box],
                     bbox_head=[round(float(v), 2) for v in head],
                     keypoints=[
                         round(float(v), 2) if i % 3 < 2 else int(v)
                         for i, v in enumerate(
-                            np.concatenate([kpts, vis[:, None]],
-                                           1).reshape(-1))
+                            np.concatenate([kpts, vis[:,
+                                                      None]], 1).reshape(-1))
                     ],
                     num_keypoints=int(vis.sum()),
                     occluded=[int(o) for o in occluded],
-                    iscrowd=False, scores=[]))
+                    iscrowd=False,
+                    scores=[]))
         if rng.random() < args.false_positive_rate:
             fw, fh = rng.uniform(0.1, 0.3) * w, rng.uniform(0.2, 0.5) * h
             dets.append(
@@ -446,15 +504,18 @@ def make_video(rng: np.random.Generator, args, vid: int, split: str):
                     bbox=[
                         round(float(rng.uniform(0, w - fw)), 2),
                         round(float(rng.uniform(0, h - fh)), 2),
-                        round(float(fw), 2), round(float(fh), 2)
+                        round(float(fw), 2),
+                        round(float(fh), 2)
                     ],
                     score=round(float(rng.uniform(0.05, 0.35)), 4),
-                    nframes=nframes, frame_id=img_id))
+                    nframes=nframes,
+                    frame_id=img_id))
     ann = dict(
         info=dict(
             description='synthetic PoseTrack18-format video poses',
             generator='tools/make_synthetic_posetrack.py',
-            seed=args.seed, motions=[p.motion for p in people]),
+            seed=args.seed,
+            motions=[p.motion for p in people]),
         images=images,
         annotations=anns,
         categories=[CATEGORY])
@@ -462,7 +523,10 @@ def make_video(rng: np.random.Generator, args, vid: int, split: str):
 
 
 CATEGORY = dict(
-    supercategory='person', id=1, name='person', keypoints=KEYPOINTS,
+    supercategory='person',
+    id=1,
+    name='person',
+    keypoints=KEYPOINTS,
     skeleton=SKELETON)
 
 
@@ -470,10 +534,8 @@ def _person_box(xy, extra, h) -> List[float]:
     """xywh box around the body joints and the head, 10% padding."""
     head = extra['head_c'][:2]
     r = 0.1 * h
-    pts = np.concatenate([
-        np.delete(xy, list(EARS), axis=0),
-        [head - r, head + r]
-    ])
+    pts = np.concatenate(
+        [np.delete(xy, list(EARS), axis=0), [head - r, head + r]])
     x1, y1 = pts.min(0)
     x2, y2 = pts.max(0)
     pw, ph = 0.1 * (x2 - x1), 0.1 * (y2 - y1)
@@ -493,13 +555,15 @@ def _detection(rng, box, vis, file_name, nframes, img_id, noise, size):
     cy = y + bh / 2 + rng.normal(0, noise) * bh
     bw *= float(np.exp(rng.normal(0, noise)))
     bh *= float(np.exp(rng.normal(0, noise)))
-    score = float(np.clip(0.5 + 0.5 * vis.mean() + rng.normal(0, 0.08),
-                          0.05, 0.999))
+    score = float(
+        np.clip(0.5 + 0.5 * vis.mean() + rng.normal(0, 0.08), 0.05, 0.999))
     return dict(
         image_name=file_name,
         bbox=[
-            round(float(cx - bw / 2), 2), round(float(cy - bh / 2), 2),
-            round(float(bw), 2), round(float(bh), 2)
+            round(float(cx - bw / 2), 2),
+            round(float(cy - bh / 2), 2),
+            round(float(bw), 2),
+            round(float(bh), 2)
         ],
         score=round(score, 4),
         nframes=nframes,
@@ -531,17 +595,23 @@ def write_split(args, split: str, split_idx: int) -> dict:
             n_kpt += a['num_keypoints']
     merged['info'] = dict(
         description='synthetic PoseTrack18-format video poses',
-        generator='tools/make_synthetic_posetrack.py', seed=args.seed)
-    with open(osp.join(args.out, 'annotations', f'posetrack18_{split}.json'),
-              'w') as f:
+        generator='tools/make_synthetic_posetrack.py',
+        seed=args.seed)
+    with open(
+            osp.join(args.out, 'annotations', f'posetrack18_{split}.json'),
+            'w') as f:
         json.dump(merged, f)
     with open(osp.join(args.out, 'annotations', f'{split}_boxes.json'),
               'w') as f:
         json.dump(all_dets, f)
     return dict(
-        split=split, videos=args.videos, images=len(merged['images']),
-        persons=len(merged['annotations']), detections=len(all_dets),
-        labelled_keypoints=n_kpt, occluded_keypoints=n_occ)
+        split=split,
+        videos=args.videos,
+        images=len(merged['images']),
+        persons=len(merged['annotations']),
+        detections=len(all_dets),
+        labelled_keypoints=n_kpt,
+        occluded_keypoints=n_occ)
 
 
 def parse_size(text: str) -> Tuple[int, int]:
@@ -557,37 +627,61 @@ def parse_size(text: str) -> Tuple[int, int]:
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     p.add_argument('--out', required=True, help='output data root')
-    p.add_argument('--videos', type=int, required=True,
-                   help='videos per split')
+    p.add_argument(
+        '--videos', type=int, required=True, help='videos per split')
     p.add_argument('--seed', type=int, required=True)
-    p.add_argument('--frames', type=int, default=30,
-                   help='frames per video (default 30)')
-    p.add_argument('--people', type=int, default=3,
-                   help='figures per video (default 3)')
-    p.add_argument('--size', type=parse_size, default=(384, 288),
-                   help='frame size WxH (default 384x288)')
-    p.add_argument('--splits', nargs='+', default=['val'],
-                   choices=['train', 'val'], help='default: val')
-    p.add_argument('--label-stride', type=int, default=1,
-                   help='label every n-th frame (default 1: all)')
-    p.add_argument('--occluders', type=int, default=2,
-                   help='occluders per video (default 2)')
-    p.add_argument('--blur-samples', type=int, default=3,
-                   help='sub-frame renders averaged for motion blur; 1 = '
-                   'sharp (default 3)')
-    p.add_argument('--exposure', type=float, default=0.8,
-                   help='exposure time in frames for the blur (default 0.8)')
-    p.add_argument('--noise', type=float, default=3.0,
-                   help='pixel noise std (default 3)')
-    p.add_argument('--quality', type=int, default=90,
-                   help='JPEG quality (default 90)')
-    p.add_argument('--det-noise', type=float, default=0.05,
-                   help='relative jitter of detection boxes (default 0.05)')
-    p.add_argument('--false-positive-rate', type=float, default=0.3,
-                   help='chance of one low-score false box per frame')
+    p.add_argument(
+        '--frames', type=int, default=30, help='frames per video (default 30)')
+    p.add_argument(
+        '--people', type=int, default=3, help='figures per video (default 3)')
+    p.add_argument(
+        '--size',
+        type=parse_size,
+        default=(384, 288),
+        help='frame size WxH (default 384x288)')
+    p.add_argument(
+        '--splits',
+        nargs='+',
+        default=['val'],
+        choices=['train', 'val'],
+        help='default: val')
+    p.add_argument(
+        '--label-stride',
+        type=int,
+        default=1,
+        help='label every n-th frame (default 1: all)')
+    p.add_argument(
+        '--occluders',
+        type=int,
+        default=2,
+        help='occluders per video (default 2)')
+    p.add_argument(
+        '--blur-samples',
+        type=int,
+        default=3,
+        help='sub-frame renders averaged for motion blur; 1 = '
+        'sharp (default 3)')
+    p.add_argument(
+        '--exposure',
+        type=float,
+        default=0.8,
+        help='exposure time in frames for the blur (default 0.8)')
+    p.add_argument(
+        '--noise', type=float, default=3.0, help='pixel noise std (default 3)')
+    p.add_argument(
+        '--quality', type=int, default=90, help='JPEG quality (default 90)')
+    p.add_argument(
+        '--det-noise',
+        type=float,
+        default=0.05,
+        help='relative jitter of detection boxes (default 0.05)')
+    p.add_argument(
+        '--false-positive-rate',
+        type=float,
+        default=0.3,
+        help='chance of one low-score false box per frame')
     args = p.parse_args(argv)
-    for name in ('videos', 'frames', 'people', 'label_stride',
-                 'blur_samples'):
+    for name in ('videos', 'frames', 'people', 'label_stride', 'blur_samples'):
         if getattr(args, name) < 1:
             p.error(f'--{name.replace("_", "-")} must be >= 1')
     if args.frames >= 10000:
@@ -599,8 +693,7 @@ def main(argv=None) -> List[dict]:
     args = parse_args(argv)
     summary = [
         write_split(args, split, idx)
-        for idx, split in enumerate(['train', 'val'])
-        if split in args.splits
+        for idx, split in enumerate(['train', 'val']) if split in args.splits
     ]
     for s in summary:
         print(json.dumps(s))

@@ -24,15 +24,23 @@ from .clip_utils import (DataFormatError, FrameNaming, SkipLog, as_floats,
                          as_int, check_frame_offsets, data_error)
 
 SKIP_REASONS = {
-    'crowd': 'iscrowd annotation: a group, not one person',
-    'no_keypoints': 'no labelled keypoint (normal in PoseTrack: persons '
+    'crowd':
+    'iscrowd annotation: a group, not one person',
+    'no_keypoints':
+    'no labelled keypoint (normal in PoseTrack: persons '
     'whose joints are all hidden or outside the image)',
-    'degenerate_box': 'bbox width or height <= 0',
-    'box_outside_image': 'bbox has no area left after clipping to the image',
-    'unlabeled_frame': 'image has is_labeled=false and labeled_only=True',
-    'low_score': 'detection score below det_score_thr',
-    'non_person': 'detection category_id is not 1 (person)',
-    'unknown_image': 'detection for an image that is not in the '
+    'degenerate_box':
+    'bbox width or height <= 0',
+    'box_outside_image':
+    'bbox has no area left after clipping to the image',
+    'unlabeled_frame':
+    'image has is_labeled=false and labeled_only=True',
+    'low_score':
+    'detection score below det_score_thr',
+    'non_person':
+    'detection category_id is not 1 (person)',
+    'unknown_image':
+    'detection for an image that is not in the '
     'annotations (unknown_det="skip")',
 }
 
@@ -241,8 +249,7 @@ class BaseClipDataset(BaseCocoStyleDataset):
                              'differs in length from ignore_regions_y')
         for j, (x, y) in enumerate(zip(xs, ys)):
             fx = as_floats(x, None, file, f'{where}.ignore_regions_x[{j}]')
-            fy = as_floats(y, len(fx), file,
-                           f'{where}.ignore_regions_y[{j}]')
+            fy = as_floats(y, len(fx), file, f'{where}.ignore_regions_y[{j}]')
             regions.append(np.array([fx, fy], np.float32).T.reshape(-1, 2))
         video_name = osp.basename(osp.dirname(img['file_name']))
         return dict(
@@ -324,8 +331,9 @@ class BaseClipDataset(BaseCocoStyleDataset):
         _require(ann, ['id', 'image_id', 'bbox', 'keypoints'], file, where)
         ann_id = as_int(ann['id'], file, f'{where}.id')
         if ann_id in seen_ids:
-            raise data_error(file, f'{where}.id', f'duplicate annotation id '
-                             f'{ann_id} (also in {seen_ids[ann_id]})')
+            raise data_error(
+                file, f'{where}.id', f'duplicate annotation id '
+                f'{ann_id} (also in {seen_ids[ann_id]})')
         seen_ids[ann_id] = file
         img_id = as_int(ann['image_id'], file, f'{where}.image_id')
         if img_id not in images:
@@ -335,8 +343,7 @@ class BaseClipDataset(BaseCocoStyleDataset):
         example = f'{file}:{where} (id {ann_id})'
         num_k = self._metainfo['num_keypoints']
         kpts = np.array(
-            as_floats(ann['keypoints'], num_k * 3, file,
-                      f'{where}.keypoints'),
+            as_floats(ann['keypoints'], num_k * 3, file, f'{where}.keypoints'),
             dtype=np.float32).reshape(1, num_k, 3)
         xywh = as_floats(ann['bbox'], 4, file, f'{where}.bbox')
         if ann.get('iscrowd', False):
@@ -371,10 +378,9 @@ class BaseClipDataset(BaseCocoStyleDataset):
             track_id=ann.get('track_id', -1),
             raw_ann_info=ann)
         if 'occluded' in ann:
-            occ = as_floats(ann['occluded'], num_k, file,
-                            f'{where}.occluded')
-            info['keypoints_occluded'] = np.array(
-                occ, np.float32).reshape(1, num_k)
+            occ = as_floats(ann['occluded'], num_k, file, f'{where}.occluded')
+            info['keypoints_occluded'] = np.array(occ, np.float32).reshape(
+                1, num_k)
         return info
 
     def _check_outside(self, keypoints: np.ndarray, visible: np.ndarray,

@@ -160,8 +160,7 @@ class FrameNaming:
             raise data_error(
                 file, field, f'key frame {name} lies beyond the video end: '
                 f'nframes={nframes} with first frame {first}')
-        return VideoFrames(folder, digits, ext, first, last,
-                           source), key_index
+        return VideoFrames(folder, digits, ext, first, last, source), key_index
 
 
 class SkipLog:
@@ -210,11 +209,11 @@ def as_floats(value, n: Optional[int], file: str, field: str) -> List[float]:
     try:
         out = [float(v) for v in value]
     except (TypeError, ValueError):
-        raise data_error(file, field, 'expected a list of numbers, got '
-                         f'{str(value)[:60]}')
+        raise data_error(
+            file, field, 'expected a list of numbers, got '
+            f'{str(value)[:60]}')
     if n is not None and len(out) != n:
-        raise data_error(file, field,
-                         f'expected {n} numbers, got {len(out)}')
+        raise data_error(file, field, f'expected {n} numbers, got {len(out)}')
     if any(v != v or v in (float('inf'), float('-inf')) for v in out):
         raise data_error(file, field, 'contains NaN or inf')
     return out

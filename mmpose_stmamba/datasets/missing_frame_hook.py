@@ -70,7 +70,10 @@ class MissingFrameReportHook(Hook):
     def before_train_epoch(self, runner) -> None:
         self._reset()
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         self._count(data_batch)
 
@@ -82,7 +85,10 @@ class MissingFrameReportHook(Hook):
                              self.num_affected, list(self.examples))
         self._reset()
 
-    def after_val_iter(self, runner, batch_idx, data_batch=None,
+    def after_val_iter(self,
+                       runner,
+                       batch_idx,
+                       data_batch=None,
                        outputs=None) -> None:
         self._count(data_batch)
 
@@ -95,7 +101,10 @@ class MissingFrameReportHook(Hook):
     def before_test_epoch(self, runner) -> None:
         self._reset()
 
-    def after_test_iter(self, runner, batch_idx, data_batch=None,
+    def after_test_iter(self,
+                        runner,
+                        batch_idx,
+                        data_batch=None,
                         outputs=None) -> None:
         self._count(data_batch)
 

@@ -55,19 +55,29 @@ def video_annotation(frames=range(5), nframes=5, box=(500, 200, 200, 400)):
         img_id = 10000010000 + t
         images.append(
             dict(
-                id=img_id, file_name=f'{VIDEO}/{t:06d}.jpg', width=1280,
-                height=720, nframes=nframes, frame_id=img_id, vid_id='000001',
+                id=img_id,
+                file_name=f'{VIDEO}/{t:06d}.jpg',
+                width=1280,
+                height=720,
+                nframes=nframes,
+                frame_id=img_id,
+                vid_id='000001',
                 is_labeled=True))
         kpts = []
         for k in range(17):
             v = 0 if k in (3, 4) else 1
-            kx, ky = rng.uniform(x + 10, x + w - 10), rng.uniform(
-                y + 10, y + h - 10)
+            kx, ky = rng.uniform(x + 10,
+                                 x + w - 10), rng.uniform(y + 10, y + h - 10)
             kpts += [float(kx) * v, float(ky) * v, v]
         anns.append(
             dict(
-                id=img_id * 100, image_id=img_id, track_id=0, category_id=1,
-                bbox=list(box), keypoints=kpts, num_keypoints=15))
+                id=img_id * 100,
+                image_id=img_id,
+                track_id=0,
+                category_id=1,
+                bbox=list(box),
+                keypoints=kpts,
+                num_keypoints=15))
     return dict(images=images, annotations=anns, categories=[])
 
 

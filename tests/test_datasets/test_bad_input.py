@@ -9,8 +9,7 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from clip_data_helpers import (PT18, PT18_DET, pt18_ann, read_json,
-                               write_json)
+from clip_data_helpers import (PT18, PT18_DET, pt18_ann, read_json, write_json)
 
 from mmpose_stmamba.datasets import (DataFormatError, LoadClipFrames,
                                      PoseTrackClipDataset)
@@ -42,8 +41,10 @@ N_OUTSIDE = 1
 def test_annotation_json_that_does_not_parse(tmp_path):
     path = tmp_path / 'broken.json'
     path.write_text('{"images": [ {"id": 1,, } ]')
-    with pytest.raises(DataFormatError, match=r'broken.json: not valid JSON '
-                       r'\(line 1, column'):
+    with pytest.raises(
+            DataFormatError,
+            match=r'broken.json: not valid JSON '
+            r'\(line 1, column'):
         PoseTrackClipDataset(ann_file=str(path))
 
 
@@ -52,8 +53,10 @@ def test_detection_json_that_does_not_parse(tmp_path):
     det.write_text('[{"image_id": 1, "bbox": [1, 2')
     with pytest.raises(DataFormatError, match='boxes.json: not valid JSON'):
         PoseTrackClipDataset(
-            ann_file='annotations/test_posetrack18_val.json', data_root=PT18,
-            bbox_file=str(det), test_mode=True)
+            ann_file='annotations/test_posetrack18_val.json',
+            data_root=PT18,
+            bbox_file=str(det),
+            test_mode=True)
 
 
 @pytest.mark.parametrize('section,key', [('images', 'nframes'),
@@ -75,27 +78,32 @@ def test_required_detection_field_missing(tmp_path):
     dets = read_json(PT18_DET)
     del dets[7]['score']
     path = write_json(tmp_path / 'boxes.json', dets)
-    with pytest.raises(DataFormatError, match=r'boxes.json: field `\[7\]'
-                       r'.score`: required field missing'):
+    with pytest.raises(
+            DataFormatError,
+            match=r'boxes.json: field `\[7\]'
+            r'.score`: required field missing'):
         PoseTrackClipDataset(
-            ann_file='annotations/test_posetrack18_val.json', data_root=PT18,
-            bbox_file=path, test_mode=True)
+            ann_file='annotations/test_posetrack18_val.json',
+            data_root=PT18,
+            bbox_file=path,
+            test_mode=True)
 
 
 def test_wrong_number_of_keypoints(tmp_path):
     ann = pt18_ann()
-    ann['annotations'][2]['keypoints'] = ann['annotations'][2]['keypoints'][:
-                                                                           -3]
-    with pytest.raises(DataFormatError,
-                       match=r'annotations\[2\].keypoints`: expected 51'):
+    ann['annotations'][2]['keypoints'] = ann['annotations'][2][
+        'keypoints'][:-3]
+    with pytest.raises(
+            DataFormatError,
+            match=r'annotations\[2\].keypoints`: expected 51'):
         build(ann, tmp_path)
 
 
 def test_duplicate_annotation_id(tmp_path):
     ann = pt18_ann()
     ann['annotations'][3]['id'] = ann['annotations'][0]['id']
-    with pytest.raises(DataFormatError,
-                       match=r'annotations\[3\].id`: duplicate'):
+    with pytest.raises(
+            DataFormatError, match=r'annotations\[3\].id`: duplicate'):
         build(ann, tmp_path)
 
 
@@ -125,8 +133,10 @@ def test_zero_size_detection_box_is_a_counted_skip(tmp_path):
     dets[0]['bbox'][2] = 0.0
     path = write_json(tmp_path / 'boxes.json', dets)
     ds = PoseTrackClipDataset(
-        ann_file='annotations/test_posetrack18_val.json', data_root=PT18,
-        bbox_file=path, test_mode=True)
+        ann_file='annotations/test_posetrack18_val.json',
+        data_root=PT18,
+        bbox_file=path,
+        test_mode=True)
     assert len(ds) == len(dets) - 1
     assert ds.skips.counts['degenerate_box'] == 1
 
@@ -160,13 +170,15 @@ def test_keypoints_outside_the_image_made_invisible(tmp_path):
 
 def test_keypoints_outside_the_image_as_an_error(tmp_path):
     # the sample's own outside keypoint (annotations[10]) is an error
-    with pytest.raises(DataFormatError,
-                       match=r'annotations\[10\].keypoints`: 1 labelled'):
+    with pytest.raises(
+            DataFormatError,
+            match=r'annotations\[10\].keypoints`: 1 labelled'):
         build(pt18_ann(), tmp_path, kpt_outside='error')
     ann, _, joint = _outside(pt18_ann())
-    with pytest.raises(DataFormatError,
-                       match=rf'annotations\[4\].keypoints`: 1 labelled.*'
-                       rf'outside the 1920x1080 image \(indices \[{joint}\]'):
+    with pytest.raises(
+            DataFormatError,
+            match=rf'annotations\[4\].keypoints`: 1 labelled.*'
+            rf'outside the 1920x1080 image \(indices \[{joint}\]'):
         build(ann, tmp_path, kpt_outside='error')
 
 
@@ -179,8 +191,10 @@ def _dets_with_unknown_image(tmp_path):
 def test_detection_for_an_unknown_image_is_a_counted_skip(tmp_path):
     path, dets = _dets_with_unknown_image(tmp_path)
     ds = logged_build(
-        ann_file='annotations/test_posetrack18_val.json', data_root=PT18,
-        bbox_file=path, test_mode=True)
+        ann_file='annotations/test_posetrack18_val.json',
+        data_root=PT18,
+        bbox_file=path,
+        test_mode=True)
     assert len(ds) == 9
     assert ds.skips.counts['unknown_image'] == 1
     assert '123456789' in ds.skips.examples['unknown_image'][0]
@@ -189,12 +203,16 @@ def test_detection_for_an_unknown_image_is_a_counted_skip(tmp_path):
 
 def test_detection_for_an_unknown_image_as_an_error(tmp_path):
     path, _ = _dets_with_unknown_image(tmp_path)
-    with pytest.raises(DataFormatError,
-                       match=r'boxes.json: field `\[3\].image_id`: image '
-                       r'123456789 is not in the annotations'):
+    with pytest.raises(
+            DataFormatError,
+            match=r'boxes.json: field `\[3\].image_id`: image '
+            r'123456789 is not in the annotations'):
         PoseTrackClipDataset(
-            ann_file='annotations/test_posetrack18_val.json', data_root=PT18,
-            bbox_file=path, test_mode=True, unknown_det='error')
+            ann_file='annotations/test_posetrack18_val.json',
+            data_root=PT18,
+            bbox_file=path,
+            test_mode=True,
+            unknown_det='error')
 
 
 def test_persons_without_keypoints_and_crowds_are_counted(tmp_path):
@@ -214,9 +232,10 @@ def test_missing_key_frame_is_an_error_naming_the_file(tmp_path):
     img['file_name'] = img['file_name'].replace('000000.jpg', '000007.jpg')
     ds = build(ann, tmp_path)
     info = next(ds[i] for i in range(len(ds)) if ds[i]['img_id'] == img['id'])
-    with pytest.raises(FileNotFoundError,
-                       match=r'key frame missing or unreadable: .*'
-                       r'000007.jpg \(img_id=' + str(img['id'])):
+    with pytest.raises(
+            FileNotFoundError,
+            match=r'key frame missing or unreadable: .*'
+            r'000007.jpg \(img_id=' + str(img['id'])):
         LoadClipFrames()(info)
 
 
@@ -229,8 +248,8 @@ def test_missing_supporting_frame_uses_nearest_and_is_counted():
             'mmpose_stmamba.datasets.transforms.loading.print_log') as log:
         out = LoadClipFrames()(info)
     assert out['missing_frames'] == info['frame_paths'][3:]
-    assert [osp.basename(p) for p in out['missing_frames']
-            ] == ['000001.jpg', '000002.jpg']
+    assert [osp.basename(p)
+            for p in out['missing_frames']] == ['000001.jpg', '000002.jpg']
     assert LoadClipFrames.num_missing_total == before + 2
     frames = out['img']
     assert len(frames) == 5

@@ -31,8 +31,8 @@ def test_instances_coordinates_and_clips():
     np.testing.assert_allclose(info['keypoints'][0], kpts[:, :2] - 1)
     assert info['keypoints_visible'].all()
     x, y = ann['bbox'][:2]
-    np.testing.assert_allclose(info['bbox'][0, :2],
-                               [max(x - 1, 0), max(y - 1, 0)], atol=1e-4)
+    np.testing.assert_allclose(
+        info['bbox'][0, :2], [max(x - 1, 0), max(y - 1, 0)], atol=1e-4)
     # 1-based %05d.png frames: key 00001 is the video's first frame
     assert info['frame_indices'] == [1, 1, 1, 2, 3]
     assert [osp.basename(p) for p in info['frame_paths']

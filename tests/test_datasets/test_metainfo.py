@@ -13,8 +13,8 @@ import pytest
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose_stmamba.datasets import JhmdbClipDataset, PoseTrackClipDataset
 
-MIM = osp.join(osp.dirname(mmpose.__file__), '.mim', 'configs', '_base_',
-               'datasets')
+MIM = osp.join(
+    osp.dirname(mmpose.__file__), '.mim', 'configs', '_base_', 'datasets')
 
 
 @pytest.mark.parametrize('cls,name', [(PoseTrackClipDataset, 'posetrack18'),

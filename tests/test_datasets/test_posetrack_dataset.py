@@ -9,23 +9,33 @@ import os.path as osp
 import numpy as np
 import pytest
 from clip_data_helpers import (PT18, PT18_ANN, PT18_DET, VIDEO, read_json,
-                      video_annotation, write_frames, write_json)
+                               video_annotation, write_frames, write_json)
 
 from mmpose.registry import DATASETS
 from mmpose_stmamba.datasets import PoseTrackClipDataset
 
 REQUIRED_KEYS = {
-    'img_id': int, 'img_path': str, 'frame_paths': list,
-    'frame_offsets': tuple, 'bbox': np.ndarray, 'bbox_score': np.ndarray,
-    'keypoints': np.ndarray, 'keypoints_visible': np.ndarray, 'id': int,
-    'vid_id': str, 'video_name': str, 'frame_index': int, 'nframes': int,
+    'img_id': int,
+    'img_path': str,
+    'frame_paths': list,
+    'frame_offsets': tuple,
+    'bbox': np.ndarray,
+    'bbox_score': np.ndarray,
+    'keypoints': np.ndarray,
+    'keypoints_visible': np.ndarray,
+    'id': int,
+    'vid_id': str,
+    'video_name': str,
+    'frame_index': int,
+    'nframes': int,
     'ignore_regions': list
 }
 
 
 def build(**kwargs):
     cfg = dict(
-        type='PoseTrackClipDataset', data_root=PT18,
+        type='PoseTrackClipDataset',
+        data_root=PT18,
         ann_file='annotations/test_posetrack18_val.json')
     cfg.update(kwargs)
     return DATASETS.build(cfg)
@@ -107,9 +117,12 @@ def test_detections_in_posewarper_val_boxes_format(tmp_path):
     raw = read_json(PT18_ANN)
     names = {img['id']: img['file_name'] for img in raw['images']}
     dets = [
-        dict(image_name=names[d['image_id']], bbox=d['bbox'],
-             score=d['score'], nframes=150, frame_id=d['image_id'])
-        for d in read_json(PT18_DET)
+        dict(
+            image_name=names[d['image_id']],
+            bbox=d['bbox'],
+            score=d['score'],
+            nframes=150,
+            frame_id=d['image_id']) for d in read_json(PT18_DET)
     ]
     path = write_json(tmp_path / 'val_boxes.json', dets)
     ds = build(bbox_file=path, test_mode=True)
@@ -132,11 +145,16 @@ def test_version_argument():
 def test_boundary_clamping_on_the_real_video(tmp_path):
     ann = write_json(tmp_path / 'ann.json', video_annotation())
     ds = build(ann_file=ann)
-    clips = {ds[i]['frame_index']: ds[i]['frame_indices']
-             for i in range(len(ds))}
+    clips = {
+        ds[i]['frame_index']: ds[i]['frame_indices']
+        for i in range(len(ds))
+    }
     assert clips == {
-        0: [0, 0, 0, 1, 2], 1: [0, 0, 1, 2, 3], 2: [0, 1, 2, 3, 4],
-        3: [1, 2, 3, 4, 4], 4: [2, 3, 4, 4, 4]
+        0: [0, 0, 0, 1, 2],
+        1: [0, 0, 1, 2, 3],
+        2: [0, 1, 2, 3, 4],
+        3: [1, 2, 3, 4, 4],
+        4: [2, 3, 4, 4, 4]
     }
     assert ds[4]['frame_paths'][-1] == osp.join(PT18, VIDEO, '000004.jpg')
 
@@ -159,11 +177,16 @@ def _naming_root(tmp_path):
                                         ('pt17_partial', '00000004.jpg')]):
         images.append(
             dict(
-                id=n + 1, file_name=f'images/{folder}/{name}', width=64,
-                height=48, nframes=6))
+                id=n + 1,
+                file_name=f'images/{folder}/{name}',
+                width=64,
+                height=48,
+                nframes=6))
         anns.append(
             dict(
-                id=100 + n, image_id=n + 1, bbox=[10, 10, 20, 20],
+                id=100 + n,
+                image_id=n + 1,
+                bbox=[10, 10, 20, 20],
                 keypoints=[15, 15, 1] * 17))
     write_json(root / 'ann.json', dict(images=images, annotations=anns))
     return root

@@ -17,8 +17,7 @@ from mmpose.registry import DATASETS
 TOOL = osp.join(
     osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
     'make_synthetic_posetrack.py')
-ARGS = ['--videos', '2', '--frames', '6', '--people', '3', '--size',
-        '128x96']
+ARGS = ['--videos', '2', '--frames', '6', '--people', '3', '--size', '128x96']
 
 
 def load_tool():
@@ -36,8 +35,9 @@ def tool():
 @pytest.fixture(scope='module')
 def synth(tool, tmp_path_factory):
     root = tmp_path_factory.mktemp('synth')
-    summary = tool.main(['--out', str(root), '--seed', '0', '--splits',
-                         'train', 'val'] + ARGS)
+    summary = tool.main(
+        ['--out',
+         str(root), '--seed', '0', '--splits', 'train', 'val'] + ARGS)
     return root, summary
 
 
@@ -48,9 +48,8 @@ def test_layout(synth):
         videos = sorted(os.listdir(root / 'images' / split))
         assert len(videos) == 2
         for v in videos:
-            assert sorted(os.listdir(root / 'images' / split / v)) == [
-                f'{i:06d}.jpg' for i in range(6)
-            ]
+            assert sorted(os.listdir(root / 'images' / split /
+                                     v)) == [f'{i:06d}.jpg' for i in range(6)]
             per_video = read_json(root / 'annotations' / split / f'{v}.json')
             assert len(per_video['images']) == 6
         merged = read_json(root / 'annotations' / f'posetrack18_{split}.json')
@@ -84,8 +83,10 @@ def test_annotation_semantics(synth):
 
 def test_deterministic_per_seed(tool, synth, tmp_path):
     root, _ = synth
-    tool.main(['--out', str(tmp_path / 'a'), '--seed', '0', '--splits',
-               'train', 'val'] + ARGS)
+    tool.main([
+        '--out',
+        str(tmp_path / 'a'), '--seed', '0', '--splits', 'train', 'val'
+    ] + ARGS)
     cmp = filecmp.dircmp(root, tmp_path / 'a')
     assert not cmp.diff_files and not cmp.left_only and not cmp.right_only
     for sub in ('annotations/val', 'images/val/100001_synthetic'):
@@ -96,12 +97,13 @@ def test_deterministic_per_seed(tool, synth, tmp_path):
     tool.main(['--out', str(tmp_path / 'b'), '--seed', '1'] + ARGS)
     assert not filecmp.cmp(
         root / 'annotations' / 'val_boxes.json',
-        tmp_path / 'b' / 'annotations' / 'val_boxes.json', shallow=False)
+        tmp_path / 'b' / 'annotations' / 'val_boxes.json',
+        shallow=False)
 
 
 def test_label_stride(tool, tmp_path):
-    tool.main(['--out', str(tmp_path), '--seed', '3', '--label-stride', '2']
-              + ARGS)
+    tool.main(
+        ['--out', str(tmp_path), '--seed', '3', '--label-stride', '2'] + ARGS)
     merged = read_json(tmp_path / 'annotations' / 'posetrack18_val.json')
     labeled = {im['id'] for im in merged['images'] if im['is_labeled']}
     assert len(labeled) == 6
@@ -111,8 +113,8 @@ def test_label_stride(tool, tmp_path):
 def test_bad_arguments(tool, tmp_path):
     for bad in (['--size', '10x10'], ['--frames', '0']):
         with pytest.raises(SystemExit):
-            tool.main(['--out', str(tmp_path), '--seed', '0', '--videos',
-                       '1'] + bad)
+            tool.main(['--out',
+                       str(tmp_path), '--seed', '0', '--videos', '1'] + bad)
 
 
 def test_loads_as_posetrack_clips(synth):
@@ -125,8 +127,10 @@ def test_loads_as_posetrack_clips(synth):
     ]
     gt = DATASETS.build(
         dict(
-            type='PoseTrackClipDataset', data_root=str(root),
-            ann_file='annotations/posetrack18_val.json', pipeline=pipeline))
+            type='PoseTrackClipDataset',
+            data_root=str(root),
+            ann_file='annotations/posetrack18_val.json',
+            pipeline=pipeline))
     assert len(gt) + sum(gt.skips.counts.values()) == summary[1]['persons']
     assert 'keypoints_occluded' in gt.get_data_info(0)
     out = gt[len(gt) // 2]
@@ -134,8 +138,10 @@ def test_loads_as_posetrack_clips(synth):
     assert out['data_samples'].metainfo['missing_frames'] == []
     det = DATASETS.build(
         dict(
-            type='PoseTrackClipDataset', data_root=str(root),
-            ann_file='annotations/val', test_mode=True,
+            type='PoseTrackClipDataset',
+            data_root=str(root),
+            ann_file='annotations/val',
+            test_mode=True,
             bbox_file=str(root / 'annotations' / 'val_boxes.json')))
     n_dets = summary[1]['detections']
     assert len(det) + sum(det.skips.counts.values()) == n_dets

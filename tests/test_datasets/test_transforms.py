@@ -10,7 +10,7 @@ import os.path as osp
 
 import numpy as np
 import pytest
-from clip_data_helpers import PT18, VIDEO, video_annotation, write_json
+from clip_data_helpers import PT18, video_annotation, write_json
 from mmcv.transforms import Compose
 
 from mmpose.registry import DATASETS, TRANSFORMS
@@ -25,7 +25,9 @@ def dataset(tmp_path, pipeline=()):
     ann = write_json(tmp_path / 'ann.json', video_annotation())
     return DATASETS.build(
         dict(
-            type='PoseTrackClipDataset', data_root=PT18, ann_file=ann,
+            type='PoseTrackClipDataset',
+            data_root=PT18,
+            ann_file=ann,
             pipeline=list(pipeline)))
 
 
@@ -75,8 +77,7 @@ def _marker_positions(results_before, seed, mark_xy):
             for f in res['img']:
                 f[y - 2:y + 3, x - 2:x + 3] = (255, 0, 255)
         np.random.seed(seed)
-        outs.append(Compose(
-            [TRANSFORMS.build(t) for t in augment()])(res))
+        outs.append(Compose([TRANSFORMS.build(t) for t in augment()])(res))
     plain, marked = outs
     cents = []
     for a, b in zip(plain['img'], marked['img']):
@@ -166,10 +167,10 @@ def test_apply_to_clip_changes_other_fields_once(tmp_path):
     res = LoadClipFrames()(dataset(tmp_path)[2])
     bbox = res['bbox'].copy()
     out = TRANSFORMS.build(
-        dict(type='ApplyToClip',
-             transform=dict(type='RandomFlip', prob=1.0)))(res)
-    np.testing.assert_allclose(out['bbox'][0, [0, 2]],
-                               1280 - 1 - bbox[0, [2, 0]], atol=1.0)
+        dict(type='ApplyToClip', transform=dict(type='RandomFlip', prob=1.0)))(
+            res)
+    np.testing.assert_allclose(
+        out['bbox'][0, [0, 2]], 1280 - 1 - bbox[0, [2, 0]], atol=1.0)
     for a, b in zip(res['img'], out['img']):
         np.testing.assert_array_equal(a[:, ::-1], b)
 

@@ -9,13 +9,13 @@ from mmpose.datasets.transforms import PackPoseInputs
 from mmpose.registry import TRANSFORMS
 
 #: MMPose's default meta keys plus the clip / video keys of our data sets
-CLIP_META_KEYS = (
-    'id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape',
-    'img_shape', 'input_size', 'input_center', 'input_scale', 'flip',
-    'flip_direction', 'flip_indices', 'raw_ann_info', 'dataset_name',
-    'frame_offsets', 'frame_paths', 'frame_indices', 'frame_index',
-    'frame_id', 'nframes', 'vid_id', 'video_name', 'track_id',
-    'ignore_regions', 'missing_frames')
+CLIP_META_KEYS = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index',
+                  'ori_shape', 'img_shape', 'input_size', 'input_center',
+                  'input_scale', 'flip', 'flip_direction', 'flip_indices',
+                  'raw_ann_info', 'dataset_name', 'frame_offsets',
+                  'frame_paths', 'frame_indices', 'frame_index', 'frame_id',
+                  'nframes', 'vid_id', 'video_name', 'track_id',
+                  'ignore_regions', 'missing_frames')
 
 
 @TRANSFORMS.register_module()
@@ -40,8 +40,7 @@ class PackClipInputs(PackPoseInputs):
 
     def transform(self, results: dict) -> dict:
         """Pack; a single image becomes a clip of one frame."""
-        if 'img' in results and not isinstance(results['img'],
-                                               (list, tuple)):
+        if 'img' in results and not isinstance(results['img'], (list, tuple)):
             results = dict(results, img=[results['img']])
         packed = super().transform(results)
         inputs = packed['inputs']

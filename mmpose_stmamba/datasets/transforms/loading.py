@@ -34,8 +34,8 @@ def nearest_available(offsets: Sequence[int], ok: Sequence[bool],
         int: Index of the frame to use instead.
     """
     cands = [j for j in range(len(offsets)) if ok[j]]
-    return min(cands,
-               key=lambda j: (abs(offsets[j] - offsets[i]), abs(offsets[j])))
+    return min(
+        cands, key=lambda j: (abs(offsets[j] - offsets[i]), abs(offsets[j])))
 
 
 @TRANSFORMS.register_module()
@@ -150,8 +150,9 @@ class LoadClipFrames(BaseTransform):
         shape = frames[key].shape[:2]
         for i, f in enumerate(frames):
             if f.shape[:2] != shape:
-                where = (results['frame_paths'][i]
-                         if 'frame_paths' in results else f'frame {i}')
+                where = (
+                    results['frame_paths'][i]
+                    if 'frame_paths' in results else f'frame {i}')
                 raise ValueError(f'{where}: frame size {f.shape[:2]} differs '
                                  f'from the key frame size {shape}')
         results['img'] = frames

@@ -51,9 +51,10 @@ class ApplyToClip(BaseTransform):
         np_state, py_state = np.random.get_state(), random.getstate()
         skip = ('img', 'dataset')
         # copied before the key frame runs: transforms may edit in place
-        template = copy.deepcopy(
-            {k: v
-             for k, v in results.items() if k not in skip})
+        template = copy.deepcopy({
+            k: v
+            for k, v in results.items() if k not in skip
+        })
         out = self.per_frame(dict(results, img=frames[key]))
         if out is None:
             return None
