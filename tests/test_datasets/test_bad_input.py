@@ -277,3 +277,21 @@ def test_unlabeled_frames_are_counted_skips(tmp_path):
     assert len(ds) == N_SAMPLE - n_on_image
     ds_all = build(ann, tmp_path, labeled_only=False)
     assert len(ds_all) == N_SAMPLE
+
+
+def test_image_size_read_from_the_frame_when_missing(tmp_path):
+    ann = pt18_ann()
+    del ann['images'][0]['width'], ann['images'][0]['height']
+    ds = build(ann, tmp_path)
+    assert len(ds) == N_SAMPLE and ds.load_stats['size_from_file'] == 1
+    assert ds[0]['ori_shape'] == (1080, 1920)
+    ann['images'][0]['file_name'] = 'images/val/nowhere/000000.jpg'
+    with pytest.raises(DataFormatError,
+                       match=r'images\[0\].width`: missing, and the frame'):
+        build(ann, tmp_path)
+
+
+def test_top_level_images_missing(tmp_path):
+    with pytest.raises(DataFormatError,
+                       match=r'ann.json: field `<top level>.images`'):
+        build(dict(annotations=[]), tmp_path)
