@@ -531,7 +531,8 @@ def accel_errors(videos: Sequence[List[Tuple[dict, list, list,
 
 def evaluate_videos(pairs: Sequence[Tuple[dict, dict]],
                     protocol: str = 'posetrack18',
-                    thr: float = PCKH_THR) -> dict:
+                    thr: float = PCKH_THR,
+                    names: Sequence[str] = None) -> dict:
     """Evaluate (GT, prediction) video files, loaded as dicts.
 
     Args:
@@ -539,6 +540,8 @@ def evaluate_videos(pairs: Sequence[Tuple[dict, dict]],
             order their detections are pooled (sorted file names).
         protocol (str): ``'posetrack18'`` or ``'posetrack21'``.
         thr (float): PCKh threshold. Defaults to 0.5.
+        names (Sequence[str], optional): a name per pair for error
+            messages. Defaults to None.
 
     Returns:
         dict: ``ap``, ``precision``, ``recall`` (dicts of ``GROUP_NAMES``,
@@ -551,22 +554,25 @@ def evaluate_videos(pairs: Sequence[Tuple[dict, dict]],
     n_gt = np.zeros(NUM_JOINTS)
     videos = []
     n_frames = 0
-    for gt_json, pred_json in pairs:
-        frames = prepare_frames(
-            parse_video(gt_json, protocol), parse_video(pred_json, protocol),
-            protocol)
-        matched = []
-        for frame, gt_people, pr_people in frames:
-            lab, gt_to_pred = match_frame(gt_people, pr_people, thr)
+    for k, (gt_json, pred_json) in enumerate(pairs):
+        try:
+            frames = prepare_frames(
+                parse_video(gt_json, protocol),
+                parse_video(pred_json, protocol), protocol)
+            matched = [(f, g, p, *match_frame(g, p, thr))
+                       for f, g, p in frames]
+        except (ValueError, KeyError) as e:
+            name = names[k] if names else f'video {k}'
+            raise ValueError(f'{name}: {e!r}') from e
+        for _, gt_people, pr_people, lab, _ in matched:
             for i, p in enumerate(pr_people):
                 for j in np.flatnonzero(p['valid']):
                     scores[j].append(p['score'][j])
                     labels[j].append(lab[i, j])
             for g in gt_people:
                 n_gt += g['valid']
-            matched.append((frame, gt_people, pr_people, gt_to_pred))
         n_frames += len(frames)
-        videos.append(matched)
+        videos.append([(f, g, p, m) for f, g, p, _, m in matched])
     per_joint = ap_from_detections(scores, labels, n_gt, protocol)
     acc = accel_errors(videos)
     return dict(
@@ -611,7 +617,10 @@ def evaluate_dirs(gt_dir: str,
         with open(pred_file) as f:
             pred = json.load(f)
         pairs.append((gt, pred))
-    res = evaluate_videos(pairs, protocol, thr)
+    names = [
+        f'{osp.join(pred_dir, osp.basename(g))} vs {g}' for g in gt_files
+    ]
+    res = evaluate_videos(pairs, protocol, thr, names)
     res['num_videos'] = len(gt_files)
     return res
 

@@ -285,3 +285,16 @@ def test_joint_existence_rule_posetrack18_vs_21():
 def test_unknown_protocol_raises():
     with pytest.raises(ValueError, match='protocol'):
         pt.parse_video(video([[]]), 'posetrack17')
+
+
+def test_dir_errors_name_the_file(tmp_path):
+    a = body(100, 100)
+    (tmp_path / 'gt').mkdir()
+    (tmp_path / 'pr').mkdir()
+    (tmp_path / 'gt' / 'v.json').write_text(
+        json.dumps(video([[person17(a)], []])))
+    with pytest.raises(FileNotFoundError, match='v.json'):
+        pt.evaluate_dirs(str(tmp_path / 'gt'), str(tmp_path / 'pr'))
+    (tmp_path / 'pr' / 'v.json').write_text(json.dumps(video([[]])))
+    with pytest.raises(ValueError, match='v.json'):
+        pt.evaluate_dirs(str(tmp_path / 'gt'), str(tmp_path / 'pr'))
