@@ -427,7 +427,11 @@ class BaseClipDataset(BaseCocoStyleDataset):
             if not any(k in det for k in ('image_id', 'image_name')):
                 raise data_error(file, f'{where}.image_id',
                                  'required field missing (or image_name)')
-            xywh = as_floats(det['bbox'][:4], 4, file, f'{where}.bbox')
+            xywh = as_floats(det['bbox'], None, file, f'{where}.bbox')
+            if len(xywh) < 4:
+                raise data_error(file, f'{where}.bbox',
+                                 f'expected 4 numbers, got {len(xywh)}')
+            xywh = xywh[:4]
             score = as_floats([det['score']], 1, file, f'{where}.score')[0]
             if 'image_id' in det:
                 key = as_int(det['image_id'], file, f'{where}.image_id')

@@ -286,12 +286,28 @@ def test_image_size_read_from_the_frame_when_missing(tmp_path):
     assert len(ds) == N_SAMPLE and ds.load_stats['size_from_file'] == 1
     assert ds[0]['ori_shape'] == (1080, 1920)
     ann['images'][0]['file_name'] = 'images/val/nowhere/000000.jpg'
-    with pytest.raises(DataFormatError,
-                       match=r'images\[0\].width`: missing, and the frame'):
+    with pytest.raises(
+            DataFormatError,
+            match=r'images\[0\].width`: missing, and the frame'):
         build(ann, tmp_path)
 
 
 def test_top_level_images_missing(tmp_path):
-    with pytest.raises(DataFormatError,
-                       match=r'ann.json: field `<top level>.images`'):
+    with pytest.raises(
+            DataFormatError, match=r'ann.json: field `<top level>.images`'):
         build(dict(annotations=[]), tmp_path)
+
+
+@pytest.mark.parametrize('bbox', [None, [1, 2, 3], ['a', 2, 3, 4]])
+def test_malformed_detection_box(tmp_path, bbox):
+    dets = read_json(PT18_DET)[:5]
+    dets[2]['bbox'] = bbox
+    path = write_json(tmp_path / 'boxes.json', dets)
+    with pytest.raises(
+            DataFormatError, match=r'boxes.json: field `\[2\]'
+            r'.bbox`'):
+        PoseTrackClipDataset(
+            ann_file='annotations/test_posetrack18_val.json',
+            data_root=PT18,
+            bbox_file=path,
+            test_mode=True)
