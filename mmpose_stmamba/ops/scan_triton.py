@@ -537,14 +537,15 @@ class _MultiOrderScan(torch.autograd.Function):
         cfg = FWD_CFG
         bwd = BWD_CFG
         chunk = cfg['CHUNK']
-        # The backward replays the forward in its own chunk size, so the
-        # checkpoints are laid out for the backward's chunks.
-        nch_b = triton.cdiv(seq, bwd['CHUNK'])
+        # Checkpoint every `every` tokens: the start of each segment of SEG
+        # backward chunks, which the backward replays from.
+        every = bwd['CHUNK'] * bwd['SEG']
+        if every % chunk:
+            raise ValueError(f'BWD_CFG CHUNK*SEG={every} must be a multiple '
+                             f'of FWD_CFG CHUNK={chunk}')
         save = ctx.needs_input_grad[0] or any(ctx.needs_input_grad[1:7])
-        if save and chunk != bwd['CHUNK']:
-            raise ValueError('FWD_CFG and BWD_CFG must share CHUNK')
-        seg = bwd['SEG']
-        nseg = triton.cdiv(nch_b, seg)
+        seg = every // chunk  # forward chunks per checkpoint
+        nseg = triton.cdiv(seq, every)
         out = torch.empty(bt, npair, dm, seq, dtype=u.dtype, device=u.device)
         ck = (torch.empty(bt, k, nseg, dm, n, dtype=torch.float32,
                           device=u.device) if save else out)
@@ -574,6 +575,7 @@ class _MultiOrderScan(torch.autograd.Function):
         ctx.codes = codes
         ctx.geom = geom
         ctx.nseg = nseg
+        ctx.bwd_cfg = dict(bwd)  # the checkpoints were laid out for it
         return out
 
     @staticmethod
@@ -583,7 +585,7 @@ class _MultiOrderScan(torch.autograd.Function):
         bt, dm, seq = u.shape
         k = delta.shape[1]
         n = A.shape[1]
-        cfg = BWD_CFG
+        cfg = ctx.bwd_cfg
         dev = u.device
         f32 = torch.float32
         du = torch.empty(bt, dm, seq, dtype=f32, device=dev)

@@ -109,12 +109,19 @@ def _interpreter_main():
         errs = check_against_reference(*case, torch.float32, 'cpu', seed=i)
         print(case[0], case[1], errs)
         worst = max(worst, *errs.values())
-    scan_triton.BWD_CFG.update(SEG=1)
+    # Forward chunks shorter than the backward's, no D / bias / softplus.
+    scan_triton.FWD_CFG.update(CHUNK=4)
     errs = check_against_reference('sts6d', (2, 2, 3), (8, 6), 'wide_rows',
                                    3, 4, torch.float32, 'cpu', seed=9,
                                    softplus=False, with_d=False,
                                    with_bias=False)
-    print('sts6d plain SEG=1', errs)
+    print('sts6d plain, fwd chunk 4', errs)
+    worst = max(worst, *errs.values())
+    scan_triton.FWD_CFG.update(CHUNK=8)
+    scan_triton.BWD_CFG.update(SEG=1)
+    errs = check_against_reference('wsts', (2, 3, 4), (2, 3), 'wide_rows',
+                                   3, 4, torch.float32, 'cpu', seed=10)
+    print('wsts SEG=1', errs)
     worst = max(worst, *errs.values())
     print(f'WORST {worst:.3e}')
 
