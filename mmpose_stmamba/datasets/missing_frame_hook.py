@@ -24,14 +24,22 @@ class MissingFrameReportHook(Hook):
     when frames were substituted (with up to ``num_examples`` paths), at
     INFO when none were.
 
+    With an iteration-based loop (one long "epoch"), set ``interval`` to
+    also report the training count every ``interval`` iterations.
+
     Args:
         num_examples (int): How many missing paths to quote. Defaults to 3.
+        interval (int, optional): Report training counts every this many
+            iterations too. Defaults to None (per epoch only).
     """
 
     priority = 'LOW'
 
-    def __init__(self, num_examples: int = 3):
+    def __init__(self, num_examples: int = 3, interval: Optional[int] = None):
+        if interval is not None and interval < 1:
+            raise ValueError(f'interval must be >= 1, got {interval!r}')
         self.num_examples = num_examples
+        self.interval = interval
         self._reset()
 
     def _reset(self) -> None:
@@ -76,6 +84,8 @@ class MissingFrameReportHook(Hook):
                          data_batch=None,
                          outputs=None) -> None:
         self._count(data_batch)
+        if self.interval and self.every_n_train_iters(runner, self.interval):
+            self._report(runner, f'train iter {runner.iter + 1}')
 
     def after_train_epoch(self, runner) -> None:
         self._report(runner, f'train epoch {runner.epoch + 1}')

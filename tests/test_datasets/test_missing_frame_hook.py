@@ -5,8 +5,12 @@ References: our design (see mmpose_stmamba/datasets/missing_frame_hook.py).
 import logging
 from unittest import mock
 
+import pytest
+
 from mmpose.registry import HOOKS
 from mmpose.structures import PoseDataSample
+
+import mmpose_stmamba  # noqa: F401  (registers the hook)
 
 
 def batch(*missing_lists):
@@ -54,3 +58,17 @@ def test_validation_inside_an_epoch_keeps_the_train_count():
     hook.after_train_epoch(runner)
     assert 'train epoch 5: 1 supporting frames' in \
         runner.logger.log.call_args.args[1]
+
+
+def test_interval_reports_for_iteration_based_loops():
+    hook = HOOKS.build(dict(type='MissingFrameReportHook', interval=2))
+    runner = mock.MagicMock(epoch=0, iter=0)
+    hook.before_train_epoch(runner)
+    hook.after_train_iter(runner, 0, batch(['a.jpg']))
+    runner.logger.log.assert_not_called()
+    runner.iter = 1
+    hook.after_train_iter(runner, 1, batch(['b.jpg']))
+    assert 'train iter 2: 2 supporting frames' in \
+        runner.logger.log.call_args.args[1]
+    with pytest.raises(ValueError, match='interval'):
+        HOOKS.build(dict(type='MissingFrameReportHook', interval=0))
