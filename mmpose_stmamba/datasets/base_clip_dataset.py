@@ -20,6 +20,7 @@ import numpy as np
 from mmengine.logging import print_log
 
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
+from mmpose.registry import DATASETS
 from .clip_utils import (DataFormatError, FrameNaming, SkipLog, as_floats,
                          as_int, check_frame_offsets, data_error)
 
@@ -67,6 +68,7 @@ def _require(d: dict, keys: Sequence[str], file: str, where: str) -> None:
             raise data_error(file, f'{where}.{k}', 'required field missing')
 
 
+@DATASETS.register_module()
 class BaseClipDataset(BaseCocoStyleDataset):
     """Top-down person instances, each with the clip around its frame.
 
