@@ -23,16 +23,20 @@ Two implementations live here:
 * :func:`selective_scan_ref` loops over the L tokens exactly as written
   above and leaves the gradient to autograd.  Slow; it is the spec.
 * :func:`selective_scan_torch` computes the same numbers with a chunked
-  scan and an analytic backward (reverse-time adjoint scan).  The
-  sequence is cut into chunks of ``chunk_size`` tokens; a Python loop
-  runs over the positions *inside* a chunk, each step vectorised over all
-  chunks of a block, then a short loop over chunks joins them.  Only
-  products of ``exp(delta * A)`` (each <= 1 for A <= 0) are ever formed,
-  never their inverses, so large ``delta * |A|`` underflows to an exact
-  zero instead of overflowing: no inf, no NaN.  Blocks of a few thousand
-  tokens bound the (B, D, L_block, N) temporaries; the backward
+  scan and an analytic backward (a reverse-time adjoint scan).  The
+  sequence is cut into blocks of a few hundred tokens and each block into
+  chunks.  Per block: (1) every chunk is scanned from a zero state, all
+  chunks at once, keeping only the chunk-end states; (2) a short loop
+  over the chunks joins them, giving each chunk's true initial state;
+  (3) every chunk is rescanned from its true state.  The Python loops run
+  over positions inside a chunk and over chunks, never over L, and each
+  step is one vectorised op on a (B, D, chunks, N) slab.  Only decays
+  ``exp(delta * A)`` and ``exp(A * sum(delta))`` (each <= 1 for A <= 0)
+  are formed, never their inverses, so a large ``delta * |A|`` underflows
+  to an exact zero instead of overflowing: no inf, no NaN.  The backward
   recomputes each block's states from the block's saved initial state,
-  so nothing of size (B, D, L, N) outlives a block.
+  so nothing of size (B, D, L, N) is kept; temporaries are
+  (B, D, L_block, N).
 
 Inferred/undocumented choices: A is real (mamba's complex A is not
 supported); the stability guarantee assumes ``A <= 0`` as in every Mamba
@@ -43,11 +47,11 @@ import math
 import torch
 import torch.nn.functional as F
 
-# Elements (of B * D * L_block * N) in one block's temporaries.  2**22
-# fp32 values are 16 MiB per buffer; the backward holds about eight, which
-# stays well inside the L2 + L3 working set of a small CPU and keeps the
-# peak memory of a (1, 384, 15360, 16) scan near 150 MiB instead of GiBs.
-_BLOCK_ELEMS = 1 << 22
+# State elements (of B * D * L_block * N) per block.  2**21 fp32 values
+# are 8 MiB per buffer and the backward holds six, so a (1, 384, 15360,
+# 16) scan peaks near 50 MiB of temporaries instead of GiBs.  The scan is
+# memory-bound on a CPU; 2**20 .. 2**22 measured alike (docs/ops.md).
+_BLOCK_ELEMS = 1 << 21
 
 
 def selective_scan_ref(u,
@@ -118,36 +122,49 @@ def selective_scan_torch(u,
             the block length, which balances the two Python loops.
         block_chunks (int, optional): chunks per block, i.e. how many
             tokens' worth of (B, D, N) state are materialised at once.
-            Defaults to a block of about ``2**22`` state elements.
+            Defaults to a block of about ``_BLOCK_ELEMS`` (2**21) state
+            elements.
     """
     if torch.is_complex(A):
         raise TypeError('selective_scan_torch: complex A is not supported')
     batch, dim, length = u.shape
     state = A.shape[1]
-    if chunk_size is None or block_chunks is None:
-        auto_chunk, auto_blocks = _default_tiling(batch * dim * state, length)
-        chunk_size = chunk_size or auto_chunk
-        block_chunks = block_chunks or auto_blocks
-    if chunk_size < 1 or block_chunks < 1:
-        raise ValueError(f'chunk_size={chunk_size} and '
-                         f'block_chunks={block_chunks} must be >= 1')
+    for name, value in (('chunk_size', chunk_size),
+                        ('block_chunks', block_chunks)):
+        if value is not None and (int(value) != value or value < 1):
+            raise ValueError(f'{name}={value!r} must be a positive integer')
+    tiling = _tiling(length, batch * dim * state, chunk_size, block_chunks)
     y, last = _ChunkedScan.apply(u, delta, A, B, C, D, z, delta_bias,
-                                 bool(delta_softplus), int(chunk_size),
-                                 int(block_chunks))
+                                 bool(delta_softplus), tiling)
     return (y, last) if return_last_state else y
 
 
-def _default_tiling(state_per_token, length):
-    """Pick (chunk_size, block_chunks) for a scan of ``length`` tokens."""
-    block_len = max(1, _BLOCK_ELEMS // max(1, state_per_token))
-    block_len = min(block_len, length)
-    # The inner loop costs chunk_size steps per block and the join loop
-    # block_chunks steps; their product is fixed by the block size, so
-    # the square root minimises the number of Python-level steps.  Below
-    # 8 tokens per chunk the per-step overhead dominates.
-    chunk = max(8, int(math.sqrt(block_len)))
-    chunk = min(chunk, length)
-    return chunk, max(1, block_len // chunk)
+def _tiling(length, state_per_token, chunk_size=None, block_chunks=None):
+    """Split L tokens into blocks of chunks: (n_blocks, chunk, chunks).
+
+    Args:
+        length (int): L.
+        state_per_token (int): B * D * N, the state elements per token.
+        chunk_size (int, optional): tokens per chunk; by default about the
+            square root of the block length: the inner loop costs
+            ``chunk`` steps per block and the join loop ``chunks``, and
+            their product is fixed by the block size.
+        block_chunks (int, optional): chunks per block; by default a
+            block holds about ``_BLOCK_ELEMS`` state elements.
+
+    Returns:
+        tuple[int, int, int]: blocks, chunk length, chunks per block; the
+        padded length blocks * chunk * chunks exceeds L by less than
+        blocks * chunk tokens.
+    """
+    block_len = min(length, max(1, _BLOCK_ELEMS // max(1, state_per_token)))
+    # Below 8 tokens per chunk the per-step overhead dominates.
+    chunk = chunk_size or min(length, max(8, int(math.sqrt(block_len))))
+    chunks = block_chunks or max(1, block_len // chunk)
+    blocks = -(-length // (chunk * chunks))
+    # Same number of blocks, as few padding tokens as possible.
+    chunks = min(chunks, -(-length // (blocks * chunk)))
+    return blocks, chunk, chunks
 
 
 def _per_channel(BC, dim):
@@ -158,312 +175,279 @@ def _per_channel(BC, dim):
     return BC.repeat_interleave(dim // groups, dim=1)
 
 
-def _tokens_to_chunks(x, chunk):
-    """(b, g, c, L) with L = nc * chunk -> (chunk, b, g, nc, c)."""
-    b, g, c, length = x.shape
-    x = x.reshape(b, g, c, length // chunk, chunk)
-    return x.permute(4, 0, 1, 3, 2).contiguous()
+def _to_blocks(x, tiling):
+    """(b, g, c, L_pad) -> (blocks, chunk, b, g, chunks, c), one copy.
 
-
-def _chunks_to_tokens(x):
-    """(chunk, b, g, nc, c) -> (b, g, c, nc * chunk)."""
-    chunk, b, g, nc, c = x.shape
-    return x.permute(1, 2, 4, 3, 0).reshape(b, g, c, nc * chunk)
-
-
-class _Block:
-    """One block's inputs in the chunk-major layout and its state scan.
-
-    Layout of every block tensor: (chunk, b, g, nc, dg[, n]) -- position
-    inside the chunk first, so that one step of the inner loop touches
-    one contiguous slab covering every chunk of the block at once.
+    Position inside the chunk comes right after the block index, so that
+    one step of the inner loop reads one contiguous slab covering every
+    chunk of the block.
     """
-
-    def __init__(self, dt, dtu, A, Bm, h0, chunk):
-        # dt, dtu: (b, g, dg, Lb); Bm: (b, g, n, Lb); A: (g, dg, n)
-        self.chunk = chunk
-        self.dt = _tokens_to_chunks(dt, chunk)  # (t, b, g, nc, dg)
-        self.dtu = _tokens_to_chunks(dtu, chunk)  # (t, b, g, nc, dg)
-        self.B = _tokens_to_chunks(Bm, chunk)  # (t, b, g, nc, n)
-        self.A = A[:, None]  # (g, 1, dg, n)
-        self.h0 = h0  # (b, g, dg, n)
-
-    def decay(self, out=None):
-        """exp(delta * A): (t, b, g, nc, dg, n), every entry in [0, 1]."""
-        out = torch.mul(self.dt.unsqueeze(-1), self.A, out=out)
-        return out.exp_()
-
-    def states(self, a, out=None):
-        """All states x[l] of the block, (t, b, g, nc, dg, n).
-
-        Args:
-            a: the block's decays from :meth:`decay`.
-            out: optional buffer for the result.
-
-        Returns:
-            tuple: the states and the chunk decay products
-            (b, g, nc, dg, n).
-        """
-        x = torch.mul(self.dtu.unsqueeze(-1), self.B.unsqueeze(-2), out=out)
-        # Level 1: every chunk scanned from a zero state, all at once.
-        for t in range(1, self.chunk):
-            x[t].addcmul_(a[t], x[t - 1])
-        # Decay from the chunk start to each position; products only,
-        # so a huge delta * |A| gives 0, never inf.
-        cum = torch.cumprod(a, dim=0)
-        chunk_decay = cum[-1].clone()
-        # Level 2: true state entering each chunk, a short loop.
-        carry = torch.empty_like(chunk_decay)  # (b, g, nc, dg, n)
-        h = self.h0
-        for c in range(carry.shape[2]):
-            carry[:, :, c] = h
-            h = torch.addcmul(x[-1, :, :, c], chunk_decay[:, :, c], h)
-        x.addcmul_(cum, carry.unsqueeze(0))
-        return x, chunk_decay
+    blocks, chunk, chunks = tiling
+    b, g, c, _ = x.shape
+    x = x.reshape(b, g, c, blocks, chunks, chunk)
+    return x.permute(3, 5, 0, 1, 4, 2).contiguous()
 
 
-def _block_layout(tensor, groups):
-    """(b, D, L) -> (b, g, dg, L) view."""
-    b, dim, length = tensor.shape
-    return tensor.reshape(b, groups, dim // groups, length)
+def _from_blocks(x):
+    """(blocks, chunk, b, g, chunks, c) -> (b, g, c, L_pad)."""
+    blocks, chunk, b, g, chunks, c = x.shape
+    return x.permute(2, 3, 5, 0, 4, 1).reshape(b, g, c,
+                                               blocks * chunks * chunk)
+
+
+def _decay(dt, A, out):
+    """exp(dt * A), (chunk, b, g, chunks, dg, n), entries in [0, 1].
+
+    dt is (chunk, b, g, chunks, dg), A is (g, 1, dg, n).
+    """
+    return torch.mul(dt.unsqueeze(-1), A, out=out).exp_()
+
+
+def _states(a, dt, dtu, Bm, A, h0, out, tmp):
+    """All states x[l] of one block, (chunk, b, g, chunks, dg, n).
+
+    Args:
+        a: decays from :func:`_decay`.
+        dt, dtu: dt and dt * u, (chunk, b, g, chunks, dg).
+        Bm: B, (chunk, b, g, chunks, n).
+        A: (g, 1, dg, n).
+        h0: the state entering the block, (b, g, dg, n).
+        out: buffer like ``a`` for the result.
+        tmp: two buffers of one slab, (b, g, chunks, dg, n).
+
+    Returns:
+        tuple: the states (in ``out``) and the decay over each whole
+        chunk, (b, g, chunks, dg, n).
+    """
+    x = torch.mul(dtu.unsqueeze(-1), Bm.unsqueeze(-2), out=out)  # drive
+    chunk = x.shape[0]
+    # Pass 1: the state at each chunk end when the chunk starts from 0,
+    # all chunks at once.  Only one slab is written per step.
+    end = x[0]
+    for t in range(1, chunk):
+        end = torch.addcmul(x[t], a[t], end, out=tmp[t % 2])
+    # Decay across a whole chunk, exp(A * sum(dt)) <= 1: no overflow for
+    # any delta * |A|, it just reaches 0.
+    chunk_decay = torch.mul(dt.sum(0).unsqueeze(-1), A).exp_()
+    # Join: the true state entering each chunk, a short loop.
+    carry = torch.empty_like(chunk_decay)
+    h = h0
+    for c in range(carry.shape[2]):
+        carry[:, :, c] = h
+        h = torch.addcmul(end[:, :, c], chunk_decay[:, :, c], h)
+    # Pass 2: rerun each chunk from its true initial state, in place.
+    x[0].addcmul_(a[0], carry)
+    for t in range(1, chunk):
+        x[t].addcmul_(a[t], x[t - 1])
+    return x, chunk_decay
+
+
+def _adjoint(lam, a, chunk_decay, mu, tmp):
+    """Reverse-time scan for lambda[l] = d loss / d x[l], in place.
+
+    lambda[l] = g[l] C[l] + a[l + 1] lambda[l + 1]; on entry ``lam`` holds
+    g[l] C[l].  ``mu`` is a[l + 1] lambda[l + 1] for the block's last
+    token, i.e. what the following block sends back.  Same two passes
+    and join as :func:`_states`, backwards in time.
+
+    Args:
+        lam: (chunk, b, g, chunks, dg, n).
+        a: decays, same shape.
+        chunk_decay: (b, g, chunks, dg, n).
+        mu: (b, g, dg, n).
+        tmp: two buffers of one slab.
+
+    Returns:
+        Tensor: a[0] * lambda[0] of the block's first token, the ``mu`` of
+        the previous block.
+    """
+    chunk = lam.shape[0]
+    start = lam[chunk - 1]
+    for t in range(chunk - 2, -1, -1):
+        start = torch.addcmul(lam[t], a[t + 1], start, out=tmp[t % 2])
+    # Join, right to left: rho[c] = a lambda at the first token of chunk
+    # c + 1; a[0] lambda[0] = a[0] lambda_local[0] + chunk_decay * rho.
+    first = a[0] * start
+    rho = torch.empty_like(chunk_decay)
+    m = mu
+    for c in range(rho.shape[2] - 1, -1, -1):
+        rho[:, :, c] = m
+        m = torch.addcmul(first[:, :, c], chunk_decay[:, :, c], m)
+    lam[chunk - 1].add_(rho)
+    for t in range(chunk - 2, -1, -1):
+        lam[t].addcmul_(a[t + 1], lam[t + 1])
+    return m
 
 
 class _ChunkedScan(torch.autograd.Function):
     """Selective scan with a hand-written adjoint (see module docstring)."""
 
     @staticmethod
-    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, softplus, chunk,
-                block_chunks):
-        work = torch.float64 if u.dtype == torch.float64 else torch.float32
-        batch, dim, length = u.shape
-        grouped = B.dim() == 4
-        Bg = B if grouped else B.unsqueeze(1)
-        Cg = C if C.dim() == 4 else C.unsqueeze(1)
-        groups, state = Bg.shape[1], Bg.shape[2]
-        if dim % groups:
-            raise ValueError(f'channels ({dim}) must be divisible by the '
-                             f'number of B/C groups ({groups})')
-
-        dt, u_w, padded = _prepare(u, delta, delta_bias, softplus, chunk,
-                                   work)
-        Bw = _pad_tokens(Bg.to(work), padded)
-        Cw = _pad_tokens(Cg.to(work), padded)
-        A_g = A.to(work).reshape(groups, dim // groups, state)
-        dt_g, dtu_g = _block_layout(dt, groups), _block_layout(dt * u_w,
-                                                               groups)
-
-        y = torch.empty(batch, groups, dim // groups, padded, dtype=work,
-                        device=u.device)
-        h = u.new_zeros(batch, groups, dim // groups, state, dtype=work)
-        starts = list(range(0, padded, chunk * block_chunks))
+    def forward(ctx, u, delta, A, B, C, D, z, delta_bias, softplus,
+                tiling):
+        p = _Prepared(u, delta, A, B, C, delta_bias, softplus, tiling)
+        dt, dtu = p.blocks(p.dt), p.blocks(p.dt * p.u)
+        Bb, Cb = p.blocks(p.B), p.blocks(p.C)
+        y = dt.new_empty(dt.shape)  # (blocks, chunk, b, g, chunks, dg)
+        h = p.u.new_zeros(p.batch, p.groups, p.dg, p.state)
         block_h0 = []
-        buf_a = buf_x = None
-        for s in starts:
-            e = min(s + chunk * block_chunks, padded)
+        bufs = p.buffers(4)
+        for i in range(tiling[0]):
             block_h0.append(h)
-            blk = _Block(dt_g[..., s:e], dtu_g[..., s:e], A_g,
-                         Bw[..., s:e], h, chunk)
-            buf_a, buf_x = _buffers(buf_a, buf_x, blk, state)
-            a = blk.decay(out=buf_a)
-            x, _ = blk.states(a, out=buf_x)
-            h = x[-1, :, :, -1].clone()  # buf_x is reused by the next block
-            Cb = _tokens_to_chunks(Cw[..., s:e], chunk)  # (t, b, g, nc, n)
-            yb = torch.matmul(x, Cb.unsqueeze(-1)).squeeze(-1)
-            y[..., s:e] = _chunks_to_tokens(yb)
-        y = y.reshape(batch, dim, padded)[..., :length]
-        last = h.reshape(batch, dim, state).clone()
+            a = _decay(dt[i], p.A, out=bufs[0])
+            x, _ = _states(a, dt[i], dtu[i], Bb[i], p.A, h, bufs[1],
+                           bufs[2:])
+            # (1, n) @ (n, dg): the row-vector form is several times
+            # faster on CPU than (dg, n) @ (n, 1) with tiny matrices.
+            y[i] = torch.matmul(Cb[i].unsqueeze(-2),
+                                x.transpose(-1, -2)).squeeze(-2)
+            h = x[-1, :, :, -1].clone()  # the buffers are reused
+        y = p.tokens(y)
+        last = h.reshape(p.batch, p.dim, p.state)
 
         if D is not None:
-            y = y + D.to(work)[:, None] * u_w[..., :length]
+            y = y + D.to(p.work)[:, None] * p.u[..., :p.length]
         pre_gate = y
         if z is not None:
-            y = y * F.silu(z.to(work))
+            y = y * F.silu(z.to(p.work))
         ctx.save_for_backward(u, delta, A, B, C, D, z, delta_bias,
                               pre_gate if z is not None else None,
                               torch.stack(block_h0))
-        ctx.cfg = (softplus, chunk, block_chunks, starts)
+        ctx.cfg = (softplus, tiling)
         return y.to(u.dtype), last
 
     @staticmethod
     def backward(ctx, grad_y, grad_last):
         (u, delta, A, B, C, D, z, delta_bias, pre_gate,
          block_h0) = ctx.saved_tensors
-        softplus, chunk, block_chunks, starts = ctx.cfg
-        work = torch.float64 if u.dtype == torch.float64 else torch.float32
-        batch, dim, length = u.shape
-        grouped = B.dim() == 4
-        Bg = B if grouped else B.unsqueeze(1)
-        Cg = C if C.dim() == 4 else C.unsqueeze(1)
-        groups, state = Bg.shape[1], Bg.shape[2]
-        dg = dim // groups
+        softplus, tiling = ctx.cfg
+        p = _Prepared(u, delta, A, B, C, delta_bias, softplus, tiling)
 
-        dt, u_w, padded = _prepare(u, delta, delta_bias, softplus, chunk,
-                                   work)
-        g = grad_y.to(work)
-        grad_z = None
+        g = grad_y.to(p.work)
+        grad_z = grad_D = grad_bias = None
         if z is not None:
-            zw = z.to(work)
+            zw = z.to(p.work)
             sig = torch.sigmoid(zw)
             grad_z = (g * pre_gate * sig * (1 + zw * (1 - sig))).to(z.dtype)
-            g = g * zw * sig  # d out / d (y + D u)
-        grad_D = None
-        grad_u = torch.zeros(batch, dim, padded, dtype=work, device=u.device)
+            g = g * zw * sig  # d loss / d (y + D u)
+        grad_u = 0
         if D is not None:
-            grad_D = (g * u_w[..., :length]).sum((0, 2)).to(D.dtype)
-            grad_u[..., :length] = g * D.to(work)[:, None]
-        g = _pad_tokens(g, padded)
+            grad_D = (g * p.u[..., :p.length]).sum((0, 2)).to(D.dtype)
+            grad_u = g * D.to(p.work)[:, None]
 
-        Bw = _pad_tokens(Bg.to(work), padded)
-        Cw = _pad_tokens(Cg.to(work), padded)
-        A_g = A.to(work).reshape(groups, dg, state)
-        dt_g = _block_layout(dt, groups)
-        u_g = _block_layout(u_w, groups)
-        dtu_g = _block_layout(dt * u_w, groups)
-        g_g = _block_layout(g, groups)
-
-        grad_dt = torch.empty(batch, groups, dg, padded, dtype=work,
-                              device=u.device)
-        grad_uB = torch.empty_like(grad_dt)  # d/d u from the drive term
-        grad_B = torch.empty_like(Bw)
-        grad_C = torch.empty_like(Cw)
-        grad_A = torch.zeros_like(A_g)
-        # mu = a[l] * lambda[l] at the first token of the following block;
-        # lambda is d loss / d x.  A gradient on the last state enters here.
+        dt, dtu, ub = p.blocks(p.dt), p.blocks(p.dt * p.u), p.blocks(p.u)
+        Bb, Cb = p.blocks(p.B), p.blocks(p.C)
+        gb = p.blocks(_pad_tokens(g, p.padded))
+        grad_dt = torch.empty_like(dt)
+        grad_ud = torch.empty_like(dt)  # d loss / d u through the drive
+        grad_B = torch.empty_like(Bb)
+        grad_C = torch.empty_like(Cb)
+        grad_A = p.u.new_zeros(p.groups, p.dg, p.state)
+        # mu = a[l + 1] * lambda[l + 1] entering a block from its right; a
+        # gradient on the returned last state enters the last block.
         if grad_last is None:
-            mu = torch.zeros(batch, groups, dg, state, dtype=work,
-                             device=u.device)
+            mu = p.u.new_zeros(p.batch, p.groups, p.dg, p.state)
         else:
-            mu = grad_last.to(work).reshape(batch, groups, dg, state)
+            mu = grad_last.to(p.work).reshape(p.batch, p.groups, p.dg,
+                                              p.state)
+        bufs = p.buffers(6)
+        for i in reversed(range(tiling[0])):
+            h0 = block_h0[i]
+            a = _decay(dt[i], p.A, out=bufs[0])
+            x, chunk_decay = _states(a, dt[i], dtu[i], Bb[i], p.A, h0,
+                                     bufs[1], bufs[4:])
+            lam = torch.mul(gb[i].unsqueeze(-1), Cb[i].unsqueeze(-2),
+                            out=bufs[2])
+            mu = _adjoint(lam, a, chunk_decay, mu, bufs[4:])
 
-        bufs = [None] * 4
-        for i in reversed(range(len(starts))):
-            s = starts[i]
-            e = min(s + chunk * block_chunks, padded)
-            blk = _Block(dt_g[..., s:e], dtu_g[..., s:e], A_g,
-                         Bw[..., s:e], block_h0[i], chunk)
-            bufs = _buffers_bwd(bufs, blk, state)
-            buf_a, buf_x, buf_lam, buf_q = bufs
-            a = blk.decay(out=buf_a)
-            x, chunk_decay = blk.states(a, out=buf_x)
-            gb = _tokens_to_chunks(g_g[..., s:e], chunk)  # (t, b, g, nc, dg)
-            Cb = _tokens_to_chunks(Cw[..., s:e], chunk)  # (t, b, g, nc, n)
-            lam = _adjoint(a, chunk_decay, gb, Cb, mu, buf_lam, buf_q)
-            # Carry to the previous block: mu at this block's first token.
-            mu = a[0, :, :, 0] * lam[0, :, :, 0]
-
-            # d x[l] / d B, u, delta through the drive dt * B * u.
-            s_n = torch.matmul(lam, blk.B.unsqueeze(-1)).squeeze(-1)
-            ub = _tokens_to_chunks(u_g[..., s:e], chunk)
-            grad_B[..., s:e] = _chunks_to_tokens(
-                torch.matmul(blk.dtu.unsqueeze(-2), lam).squeeze(-2))
-            grad_C[..., s:e] = _chunks_to_tokens(
-                torch.matmul(gb.unsqueeze(-2), x).squeeze(-2))
-            grad_uB[..., s:e] = _chunks_to_tokens(s_n * blk.dt)
-            # Through the decay: d loss / d (dt * A) = lam * a * x[l - 1].
+            # Through the drive dt * B * u: s = sum_n lambda B.
+            s = torch.matmul(Bb[i].unsqueeze(-2),
+                             lam.transpose(-1, -2)).squeeze(-2)
+            grad_B[i] = torch.matmul(dtu[i].unsqueeze(-2), lam).squeeze(-2)
+            grad_C[i] = torch.matmul(gb[i].unsqueeze(-2), x).squeeze(-2)
+            grad_ud[i] = s * dt[i]
+            # Through the decay: d loss / d (dt A) = lambda a x[l - 1].
             w = a.mul_(lam)
-            x_prev0 = torch.cat([blk.h0.unsqueeze(2), x[-1, :, :, :-1]],
-                                dim=2)
             w[1:].mul_(x[:-1])
-            w[0].mul_(x_prev0)
-            dt_from_decay = torch.mul(w, blk.A, out=buf_q).sum(-1)
-            grad_A += w.mul_(blk.dt.unsqueeze(-1)).sum(0).sum((0, 2))
-            grad_dt[..., s:e] = _chunks_to_tokens(dt_from_decay + s_n * ub)
+            w[0].mul_(torch.cat([h0.unsqueeze(2), x[-1, :, :, :-1]], 2))
+            grad_dt[i] = torch.mul(w, p.A, out=bufs[3]).sum(-1) + s * ub[i]
+            grad_A += w.mul_(dt[i].unsqueeze(-1)).sum(0).sum((0, 2))
 
-        grad_dt = grad_dt.reshape(batch, dim, padded)[..., :length]
-        grad_u = grad_u[..., :length] + grad_uB.reshape(
-            batch, dim, padded)[..., :length]
-        grad_bias = None
+        grad_dt = p.tokens(grad_dt)
+        grad_u = (grad_u + p.tokens(grad_ud)).to(u.dtype)
         if softplus:
-            raw = delta.to(work)
+            raw = delta.to(p.work)
             if delta_bias is not None:
-                raw = raw + delta_bias.to(work)[:, None]
+                raw = raw + delta_bias.to(p.work)[:, None]
             grad_dt = grad_dt * torch.sigmoid(raw)
         if delta_bias is not None:
             grad_bias = grad_dt.sum((0, 2)).to(delta_bias.dtype)
-        grad_B = grad_B[..., :length]
-        grad_C = grad_C[..., :length]
-        if not grouped:
+        grad_B = _from_blocks(grad_B)[..., :p.length]
+        grad_C = _from_blocks(grad_C)[..., :p.length]
+        if B.dim() == 3:
             grad_B = grad_B.squeeze(1)
-        if C.dim() != 4:
+        if C.dim() == 3:
             grad_C = grad_C.squeeze(1)
-        return (grad_u.to(u.dtype), grad_dt.to(delta.dtype),
+        return (grad_u, grad_dt.to(delta.dtype),
                 grad_A.reshape(A.shape).to(A.dtype), grad_B.to(B.dtype),
-                grad_C.to(C.dtype), grad_D, grad_z, grad_bias, None, None,
-                None)
+                grad_C.to(C.dtype), grad_D, grad_z, grad_bias, None, None)
 
 
-def _adjoint(a, chunk_decay, g, Cb, mu, out, buf_q):
-    """Reverse-time scan for lambda[l] = d loss / d x[l] over one block.
+class _Prepared:
+    """Inputs of one call in the work dtype, padded, grouped layout.
 
-    lambda[l] = g[l] * C[l] + a[l + 1] * lambda[l + 1], with the term
-    a[L_b] * lambda[L_b] from the following block given as ``mu``.  Same
-    two levels as the forward, run backwards in time.
-
-    Args:
-        a: decays (t, b, g, nc, dg, n).
-        chunk_decay: product of a over each chunk, (b, g, nc, dg, n).
-        g: d loss / d y, (t, b, g, nc, dg).
-        Cb: C, (t, b, g, nc, n).
-        mu: (b, g, dg, n).
-        out, buf_q: buffers shaped like ``a``.
-
-    Returns:
-        Tensor: lambda, (t, b, g, nc, dg, n), written into ``out``.
-    """
-    lam = torch.mul(g.unsqueeze(-1), Cb.unsqueeze(-2), out=out)
-    # q[l] = a[l + 1] * ... * a[chunk end]: decay from l to the chunk end.
-    q = buf_q
-    q[-1].fill_(1)
-    for t in range(lam.shape[0] - 2, -1, -1):
-        lam[t].addcmul_(a[t + 1], lam[t + 1])
-        torch.mul(a[t + 1], q[t + 1], out=q[t])
-    # Chunk level: rho[c] = a * lambda at the first token of chunk c + 1.
-    nc = lam.shape[3]
-    rho = torch.empty_like(chunk_decay)
-    r = mu
-    for c in range(nc - 1, -1, -1):
-        rho[:, :, c] = r
-        # a[0] * lam[0] = a[0] * lam_local[0] + chunk_decay * r
-        r = torch.addcmul(a[0, :, :, c] * lam[0, :, :, c],
-                          chunk_decay[:, :, c], r)
-    lam.addcmul_(q, rho.unsqueeze(0))
-    return lam
-
-
-def _prepare(u, delta, delta_bias, softplus, chunk, work):
-    """Effective step sizes and u in the work dtype, padded to chunks.
-
-    Padding tokens get dt = 0, i.e. decay 1 and no input: they carry the
+    Padding tokens get dt = 0: decay 1 and no input, so they carry the
     state through unchanged and receive no gradient.
     """
-    dt = delta.to(work)
-    if delta_bias is not None:
-        dt = dt + delta_bias.to(work)[:, None]
-    if softplus:
-        dt = F.softplus(dt)
-    length = u.shape[-1]
-    padded = -(-length // chunk) * chunk
-    return (_pad_tokens(dt, padded), _pad_tokens(u.to(work), padded),
-            padded)
+
+    def __init__(self, u, delta, A, B, C, delta_bias, softplus, tiling):
+        self.work = torch.float64 if u.dtype == torch.float64 \
+            else torch.float32
+        self.batch, self.dim, self.length = u.shape
+        Bg = B if B.dim() == 4 else B.unsqueeze(1)
+        Cg = C if C.dim() == 4 else C.unsqueeze(1)
+        # A shared B/C broadcasts over a grouped C/B.
+        self.groups = max(Bg.shape[1], Cg.shape[1])
+        self.state = A.shape[1]
+        self.dg = self.dim // self.groups
+        self.tiling = tiling
+        self.padded = tiling[0] * tiling[1] * tiling[2]
+        dt = delta.to(self.work)
+        if delta_bias is not None:
+            dt = dt + delta_bias.to(self.work)[:, None]
+        if softplus:
+            dt = F.softplus(dt)
+        self.dt = _pad_tokens(dt, self.padded)  # (b, D, L_pad)
+        self.u = _pad_tokens(u.to(self.work), self.padded)
+        bc_shape = (self.batch, self.groups, self.state, self.padded)
+        self.B = _pad_tokens(Bg.to(self.work), self.padded).expand(bc_shape)
+        self.C = _pad_tokens(Cg.to(self.work), self.padded).expand(bc_shape)
+        self.A = A.to(self.work).reshape(self.groups, 1, self.dg,
+                                         self.state)
+
+    def blocks(self, x):
+        """(b, D or g, c, L_pad) -> (blocks, chunk, b, g, chunks, c)."""
+        if x.dim() == 3:
+            x = x.reshape(self.batch, self.groups, self.dg, self.padded)
+        return _to_blocks(x, self.tiling)
+
+    def tokens(self, x):
+        """(blocks, chunk, b, g, chunks, dg) -> (b, D, L), padding cut."""
+        x = _from_blocks(x).reshape(self.batch, self.dim, self.padded)
+        return x[..., :self.length]
+
+    def buffers(self, count):
+        """Block buffers: ``count - 2`` of a block, then 2 of one slab."""
+        _, chunk, chunks = self.tiling
+        shape = (chunk, self.batch, self.groups, chunks, self.dg,
+                 self.state)
+        big = [
+            self.u.new_empty(shape) for _ in range(count - 2)
+        ]
+        return big + [self.u.new_empty(shape[1:]) for _ in range(2)]
 
 
 def _pad_tokens(x, padded):
     """Zero-pad the last (token) dimension to ``padded``."""
     extra = padded - x.shape[-1]
     return F.pad(x, (0, extra)) if extra else x
-
-
-def _buffers(buf_a, buf_x, blk, state):
-    """Reuse the block buffers while the block shape stays the same."""
-    shape = blk.dt.shape + (state, )
-    if buf_a is None or buf_a.shape != shape:
-        buf_a = blk.dt.new_empty(shape)
-        buf_x = blk.dt.new_empty(shape)
-    return buf_a, buf_x
-
-
-def _buffers_bwd(bufs, blk, state):
-    shape = blk.dt.shape + (state, )
-    if bufs[0] is None or bufs[0].shape != shape:
-        bufs = [blk.dt.new_empty(shape) for _ in range(4)]
-    return bufs

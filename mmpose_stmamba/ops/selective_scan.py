@@ -166,7 +166,8 @@ def selective_scan(u,
 def _check_shapes(u, delta, A, B, C, D, z, delta_bias):
     """Raise ValueError naming the argument whose shape is wrong."""
     if u.dim() != 3:
-        raise ValueError(f'u must be (batch, channels, L), got {tuple(u.shape)}')
+        raise ValueError(f'u must be (batch, channels, L), got '
+                         f'{tuple(u.shape)}')
     batch, dim, length = u.shape
     if delta.shape != u.shape:
         raise ValueError(f'delta must match u {tuple(u.shape)}, got '
