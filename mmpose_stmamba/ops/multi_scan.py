@@ -122,21 +122,27 @@ def _resolve(backend, u, delta, A, B, C, D, delta_bias, delta_softplus,
     if backend == 'auto' and os.environ.get(ENV_BACKEND):
         backend, source = os.environ[ENV_BACKEND], ENV_BACKEND
     if backend == 'triton':
-        if not u.is_cuda:
-            raise RuntimeError('multi_order_scan backend \'triton\' needs '
-                               f'CUDA tensors, got device {u.device}')
+        # Explicit request: the module decides what it supports (its own
+        # tests run it on CPU through Triton's interpreter).
         fused, why = _load_fused()
         if fused is None:
             raise RuntimeError('multi_order_scan backend \'triton\' is not '
                                f'available: {why}')
+        if not _fused_supports(fused, u, delta, A, B, C, D, delta_bias,
+                               delta_softplus, kwargs):
+            raise RuntimeError('multi_order_scan backend \'triton\' does '
+                               'not support these inputs (device '
+                               f'{u.device}, dtype {u.dtype}); see '
+                               f'{_FUSED_MODULE}.is_supported')
         return 'triton'
     if backend == 'auto':
-        if u.is_cuda and _load_fused()[0] is not None:
+        # Never on CPU: the fused kernels are a GPU fast path.
+        if u.is_cuda:
             fused = _load_fused()[0]
-            supported = getattr(fused, 'is_supported', None)
-            if supported is not None and supported(
-                    u, delta, A, B, C, D, delta_bias, delta_softplus,
-                    **kwargs):
+            if fused is not None and hasattr(
+                    fused, 'is_supported') and _fused_supports(
+                    fused, u, delta, A, B, C, D, delta_bias,
+                    delta_softplus, kwargs):
                 return 'triton'
         return 'auto'
     if backend not in _BACKENDS:
@@ -144,6 +150,14 @@ def _resolve(backend, u, delta, A, B, C, D, delta_bias, delta_softplus,
                          f'backend; choose \'auto\', \'triton\' or one of '
                          f'{sorted(_BACKENDS)}')
     return backend
+
+
+def _fused_supports(fused, u, delta, A, B, C, D, delta_bias,
+                    delta_softplus, kwargs):
+    supported = getattr(fused, 'is_supported', None)
+    return supported is None or bool(
+        supported(u, delta, A, B, C, D, delta_bias, delta_softplus,
+                  **kwargs))
 
 
 def _check_inputs(u, delta, A, B, C, D, delta_bias, names, grid):

@@ -67,6 +67,36 @@ def test_cpu_auto_never_consults_the_fused_backend(monkeypatch):
     assert y.shape == (2, 1, 3, 24)
 
 
+def test_explicit_triton_calls_the_fused_hook(monkeypatch):
+    calls = []
+
+    class FakeFused:
+
+        @staticmethod
+        def is_supported(*args, **kwargs):
+            calls.append(('is_supported', kwargs))
+            return True
+
+        @staticmethod
+        def multi_order_scan_triton(u, delta, A, B, C, D, delta_bias,
+                                    delta_softplus, **kwargs):
+            calls.append(('scan', kwargs))
+            return torch.zeros(u.shape[0], delta.shape[1] // 2,
+                               *u.shape[1:])
+
+    monkeypatch.setattr(multi_scan_module, '_load_fused',
+                        lambda: (FakeFused, None))
+    inputs = make_inputs(6)
+    y = multi_order_scan(**inputs, orders='sts6d', grid=(2, 3, 4),
+                         unified_layout='wide_cols', backend='triton')
+    assert y.shape == (2, 3, 3, 24)
+    expected = dict(orders=('unified', 'spatial', 'temporal', 'unified_rev',
+                            'spatial_rev', 'temporal_rev'),
+                    grid=(2, 3, 4), window=(8, 6),
+                    unified_layout='wide_cols')
+    assert calls == [('is_supported', expected), ('scan', expected)]
+
+
 def test_errors(monkeypatch):
     monkeypatch.delenv('STMAMBA_SCAN_BACKEND', raising=False)
     inputs = {k: v.detach() for k, v in make_inputs(6).items()}
