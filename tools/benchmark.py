@@ -224,7 +224,7 @@ def section_scan(args, res):
     bw, exp_rate = ceilings(res)
     grid = (5, 64, 48) if not args.quick else (3, 16, 12)
     rows = []
-    dms = (512, 192) if not args.quick else (32, )
+    dms = args.scan_dms if not args.quick else (32, )
     for dm in dms:
         plans = [('triton', args.batch), ('mamba_ssm', args.batch),
                  ('torch', 2 if not args.quick else 1)]
@@ -258,13 +258,10 @@ def section_sweep(args, res):
     dm = 512 if not args.quick else 32
     x = scan_inputs(args.batch, dm, 16, grid, 6, torch.bfloat16, args.device)
     saved = dict(st.FWD_CFG), dict(st.BWD_CFG)
-    fwd_cfgs = [dict(BLOCK_D=bd, CHUNK=ch, num_warps=w)
-                for bd, ch, w in [(8, 32, 4), (16, 32, 4), (4, 64, 4),
-                                  (8, 64, 8), (16, 16, 4), (32, 16, 8)]]
+    fwd_cfgs = [dict(BLOCK_D=bd, CHUNK=ch, num_warps=w, TOK_FIRST=tf)
+                for bd, ch, w, tf in args.sweep_fwd]
     bwd_cfgs = [dict(BLOCK_D=bd, CHUNK=ch, SEG=s, num_warps=w)
-                for bd, ch, s, w in [(8, 32, 4, 4), (8, 32, 1, 4),
-                                     (16, 32, 2, 8), (4, 64, 2, 4),
-                                     (16, 16, 8, 4), (32, 16, 8, 8)]]
+                for bd, ch, s, w in args.sweep_bwd]
     rows = []
     for cfg in fwd_cfgs:
         st.FWD_CFG.clear()
@@ -281,7 +278,7 @@ def section_sweep(args, res):
     good = [r for r in rows if 'ms' in r]
     best_f = min(good, key=lambda r: r['ms']) if good else None
     st.FWD_CFG.clear()
-    st.FWD_CFG.update({k: best_f[k] for k in saved[0]} if best_f
+    st.FWD_CFG.update({k: best_f[k] for k in fwd_cfgs[0]} if best_f
                       else saved[0])
     for cfg in bwd_cfgs:
         st.BWD_CFG.clear()
@@ -609,10 +606,27 @@ def main():
     parser.add_argument('--out', default='work_dirs/benchmark')
     parser.add_argument('--sections', default=','.join(SECTIONS))
     parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--scan-dms', default='512,192',
+                        help='channels per order in the scan section')
+    parser.add_argument('--sweep-fwd', default='16:32:4:0,16:32:4:1,'
+                        '32:16:4:1,8:32:4:1,16:32:8:1',
+                        help='fused forward BLOCK_D:CHUNK:num_warps:'
+                        'TOK_FIRST list')
+    parser.add_argument('--sweep-bwd', default='8:32:4:4,16:32:4:8,'
+                        '8:32:1:4',
+                        help='fused backward BLOCK_D:CHUNK:SEG:num_warps')
+    parser.add_argument('--neck-backend', default='auto',
+                        help='scan backend of the neck and train sections '
+                        '(sets STMAMBA_SCAN_BACKEND)')
     parser.add_argument('--quick', action='store_true',
                         help='tiny shapes: a smoke test, on CPU too')
     args = parser.parse_args()
     args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    args.scan_dms = [int(v) for v in args.scan_dms.split(',')]
+    args.sweep_fwd = [tuple(int(v) for v in c.split(':'))
+                      for c in args.sweep_fwd.split(',')]
+    args.sweep_bwd = [tuple(int(v) for v in c.split(':'))
+                      for c in args.sweep_bwd.split(',')]
     if args.quick:
         args.batch = min(args.batch, 2)
     os.makedirs(args.out, exist_ok=True)
@@ -628,6 +642,10 @@ def main():
         pass
     for name in args.sections.split(','):
         t0 = time.time()
+        if name in ('neck', 'train') and args.neck_backend != 'auto':
+            os.environ['STMAMBA_SCAN_BACKEND'] = args.neck_backend
+        else:
+            os.environ.pop('STMAMBA_SCAN_BACKEND', None)
         try:
             globals()[f'section_{name}'](args, res)
         except Exception as err:

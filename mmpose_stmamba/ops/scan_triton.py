@@ -78,7 +78,7 @@ _MODES = {
 _ARITH_UNIFIED_LAYOUTS = ('wide_rows', None)
 
 # Launch parameters, measured on one H100 (docs/benchmark.md).
-FWD_CFG = dict(BLOCK_D=8, CHUNK=32, num_warps=4)
+FWD_CFG = dict(BLOCK_D=16, CHUNK=32, num_warps=4)
 BWD_CFG = dict(BLOCK_D=8, CHUNK=32, SEG=4, num_warps=4)
 
 if TRITON_AVAILABLE:
@@ -204,6 +204,62 @@ if TRITON_AVAILABLE:
             tl.store(optr, y.to(out_ptr.dtype.element_ty), mask=m2)
 
     @triton.jit
+    def _fwd_dir_tok_first(u_ptr, dl_ptr, b_ptr, c_ptr, out_ptr, ck_ptr,
+                           perm_ptr, a2, dsk, bias, offs_d, mask_d, offs_n,
+                           mask_n, k, kt, Dm, L, T, H, W, WH, WW, NCH, NSEG,
+                           su_d, sd_d, sb_n, sc_n, so_d,
+                           N: tl.constexpr, BLOCK_N: tl.constexpr,
+                           BLOCK_D: tl.constexpr, CHUNK: tl.constexpr,
+                           SEG: tl.constexpr, ORDER: tl.constexpr,
+                           REV: tl.constexpr, HAS_D: tl.constexpr,
+                           HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+                           SAVE_CK: tl.constexpr):
+        # Same as _fwd_dir with tiles (CHUNK, BLOCK_D, N): the scanned axis
+        # is the slowest one, which Triton's default layout keeps inside a
+        # thread (a sequential scan, no shuffles), at the price of a
+        # cross-lane reduction over N for y.
+        h = tl.zeros((BLOCK_D, BLOCK_N), dtype=tl.float32)
+        last = tl.arange(0, CHUNK) == CHUNK - 1
+        ck_off = offs_d[:, None] * N + offs_n[None, :]
+        ck_mask = mask_d[:, None] & mask_n[None, :]
+        for c in range(0, NCH):
+            if SAVE_CK:
+                if c % SEG == 0:
+                    tl.store(ck_ptr + (c // SEG) * Dm * N + ck_off, h,
+                             mask=ck_mask)
+            pos, mq = _positions(c, L, REV, CHUNK)
+            tok = _token(pos, perm_ptr, kt, L, T, H, W, WH, WW, ORDER)
+            m2 = mq[:, None] & mask_d[None, :]
+            uu = tl.load(u_ptr + offs_d[None, :] * su_d + tok[:, None],
+                         mask=m2, other=0.).to(tl.float32)
+            raw = tl.load(dl_ptr + offs_d[None, :] * sd_d + tok[:, None],
+                          mask=m2, other=0.).to(tl.float32)
+            if HAS_BIAS:
+                raw = raw + bias[None, :]
+            if SOFTPLUS:
+                dt = _softplus(raw)
+            else:
+                dt = raw
+            dt = tl.where(m2, dt, 0.)
+            mn = mq[:, None] & mask_n[None, :]
+            bv = tl.load(b_ptr + offs_n[None, :] * sb_n + tok[:, None],
+                         mask=mn, other=0.).to(tl.float32)
+            cv = tl.load(c_ptr + offs_n[None, :] * sc_n + tok[:, None],
+                         mask=mn, other=0.).to(tl.float32)
+            a = tl.exp2(dt[:, :, None] * a2[None, :, :])  # (CH, BD, N)
+            b = (dt * uu)[:, :, None] * bv[:, None, :]
+            ac, bc = tl.associative_scan((a, b), 0, _lin_combine)
+            hs = ac * h[None, :, :] + bc
+            y = tl.sum(hs * cv[:, None, :], 2)  # (CH, BD)
+            if HAS_D:
+                y += dsk[None, :] * uu
+            h = tl.sum(tl.where(last[:, None, None], hs, 0.), 0)
+            optr = out_ptr + offs_d[None, :] * so_d + tok[:, None]
+            if REV:
+                y += tl.load(optr, mask=m2, other=0.).to(tl.float32)
+            tl.store(optr, y.to(out_ptr.dtype.element_ty), mask=m2)
+
+    @triton.jit
     def _fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, a_ptr, dsk_ptr, bias_ptr,
                     out_ptr, ck_ptr, perm_ptr, k_f, k_r, p,
                     Dm, L, T, H, W, WH, WW, NCH, NSEG, K,
@@ -213,7 +269,8 @@ if TRITON_AVAILABLE:
                     BLOCK_D: tl.constexpr, CHUNK: tl.constexpr,
                     SEG: tl.constexpr, ORDER: tl.constexpr,
                     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
-                    SOFTPLUS: tl.constexpr, SAVE_CK: tl.constexpr):
+                    SOFTPLUS: tl.constexpr, SAVE_CK: tl.constexpr,
+                    TOK_FIRST: tl.constexpr):
         pid_d = tl.program_id(0)
         bb = tl.program_id(1).to(tl.int64)
         offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
@@ -236,15 +293,27 @@ if TRITON_AVAILABLE:
             if HAS_BIAS:
                 bias = tl.load(bias_ptr + kd, mask=mask_d,
                                other=0.).to(tl.float32)
-            _fwd_dir(u_b, dl_ptr + bb * sd_b + k * sd_k,
-                     b_ptr + bb * sb_b + k * sb_k,
-                     c_ptr + bb * sc_b + k * sc_k, out_b,
-                     ck_ptr + (bb * K + k) * NSEG * Dm * N, perm_ptr,
-                     a2, dsk, bias, offs_d, mask_d, offs_n, mask_n, k, k_f,
-                     Dm, L, T, H, W, WH, WW, NCH, NSEG,
-                     su_d, sd_d, sb_n, sc_n, so_d,
-                     N, BLOCK_N, BLOCK_D, CHUNK, SEG, ORDER, r == 1,
-                     HAS_D, HAS_BIAS, SOFTPLUS, SAVE_CK)
+            if TOK_FIRST:
+                _fwd_dir_tok_first(
+                    u_b, dl_ptr + bb * sd_b + k * sd_k,
+                    b_ptr + bb * sb_b + k * sb_k,
+                    c_ptr + bb * sc_b + k * sc_k, out_b,
+                    ck_ptr + (bb * K + k) * NSEG * Dm * N, perm_ptr,
+                    a2, dsk, bias, offs_d, mask_d, offs_n, mask_n, k, k_f,
+                    Dm, L, T, H, W, WH, WW, NCH, NSEG,
+                    su_d, sd_d, sb_n, sc_n, so_d,
+                    N, BLOCK_N, BLOCK_D, CHUNK, SEG, ORDER, r == 1,
+                    HAS_D, HAS_BIAS, SOFTPLUS, SAVE_CK)
+            else:
+                _fwd_dir(u_b, dl_ptr + bb * sd_b + k * sd_k,
+                         b_ptr + bb * sb_b + k * sb_k,
+                         c_ptr + bb * sc_b + k * sc_k, out_b,
+                         ck_ptr + (bb * K + k) * NSEG * Dm * N, perm_ptr,
+                         a2, dsk, bias, offs_d, mask_d, offs_n, mask_n, k,
+                         k_f, Dm, L, T, H, W, WH, WW, NCH, NSEG,
+                         su_d, sd_d, sb_n, sc_n, so_d,
+                         N, BLOCK_N, BLOCK_D, CHUNK, SEG, ORDER, r == 1,
+                         HAS_D, HAS_BIAS, SOFTPLUS, SAVE_CK)
             # The reverse pass reads the tile the forward pass stored.
             tl.debug_barrier()
 
@@ -378,7 +447,6 @@ if TRITON_AVAILABLE:
         u_b = u_ptr + bb * su_b
         du_b = du_ptr + bb * Dm * L
         for pp in tl.static_range(NPAIR):
-            ORDER: tl.constexpr = (ORDERS >> (3 * pp)) & 7
             for r in tl.static_range(2):
                 k = pp + r * NPAIR
                 kd = k * Dm + offs_d
@@ -405,7 +473,8 @@ if TRITON_AVAILABLE:
                          offs_d, mask_d, offs_n, mask_n, kd, pp,
                          Dm, L, T, H, W, WH, WW, NCH, NSEG,
                          su_d, sd_d, sb_n, sc_n, so_d, sdd_d,
-                         N, BLOCK_N, BLOCK_D, CHUNK, SEG, ORDER, r == 1,
+                         N, BLOCK_N, BLOCK_D, CHUNK, SEG,
+                         (ORDERS >> (3 * pp)) & 7, r == 1,
                          HAS_D, HAS_BIAS, SOFTPLUS, pp + r > 0)
                 # du is read back by the next order; scratch is reused.
                 tl.debug_barrier()
@@ -567,7 +636,8 @@ class _MultiOrderScan(torch.autograd.Function):
                 BLOCK_D=cfg['BLOCK_D'], CHUNK=chunk, SEG=seg,
                 ORDER=codes[p], HAS_D=D is not None,
                 HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus),
-                SAVE_CK=save, num_warps=cfg['num_warps'])
+                SAVE_CK=save, TOK_FIRST=bool(cfg.get('TOK_FIRST', False)),
+                num_warps=cfg['num_warps'])
         if save:
             ctx.save_for_backward(u, delta, A, B, C, D, delta_bias, ck,
                                   perms)

@@ -117,7 +117,12 @@ def _interpreter_main():
                                    with_bias=False)
     print('sts6d plain, fwd chunk 4', errs)
     worst = max(worst, *errs.values())
-    scan_triton.FWD_CFG.update(CHUNK=8)
+    scan_triton.FWD_CFG.update(CHUNK=8, TOK_FIRST=True)
+    errs = check_against_reference(*SMALL_CASES[0], torch.float32, 'cpu',
+                                   seed=11)
+    print('sts6d tokens-first forward', errs)
+    worst = max(worst, *errs.values())
+    scan_triton.FWD_CFG.update(TOK_FIRST=False)
     scan_triton.BWD_CFG.update(SEG=1)
     errs = check_against_reference('wsts', (2, 3, 4), (2, 3), 'wide_rows',
                                    3, 4, torch.float32, 'cpu', seed=10)
@@ -219,3 +224,24 @@ def test_gpu_auto_dispatch_picks_triton():
     x = make_inputs(1, 8, 16, (3, 8, 6), 6, torch.bfloat16, 'cuda', 4)
     assert scan_triton.is_supported(x['u'], x['delta'], x['A'], x['B'],
                                     x['C'], orders='sts6d', grid=(3, 8, 6))
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize('fwd_cfg', [
+    dict(BLOCK_D=16, CHUNK=32, num_warps=4, TOK_FIRST=True),
+    dict(BLOCK_D=8, CHUNK=32, num_warps=4, TOK_FIRST=False)
+], ids=['tokens-first', 'channels-first'])
+def test_gpu_forward_variants_match_reference(fwd_cfg):
+    from mmpose_stmamba.ops import scan_triton
+    saved = dict(scan_triton.FWD_CFG)
+    scan_triton.FWD_CFG.clear()
+    scan_triton.FWD_CFG.update(fwd_cfg)
+    try:
+        errs = check_against_reference('sts6d', (3, 16, 12), (8, 6),
+                                       'wide_rows', 24, 16, torch.float32,
+                                       'cuda', seed=5)
+    finally:
+        scan_triton.FWD_CFG.clear()
+        scan_triton.FWD_CFG.update(saved)
+    assert max(errs.values()) < 1e-4, errs
