@@ -9,6 +9,7 @@ crop (64x96), the neck (width 32, one GSM and one LRM block), the data.
 import math
 
 import pytest
+from mmengine.optim import build_optim_wrapper
 from projects_helpers import (PT18, PT18_ANN, PT18_DET, assert_finite_loss,
                               changed, project_config, run_train_and_test,
                               sample_video_annotation, shrink_input,
@@ -67,6 +68,14 @@ def test_full_size_model_builds(name):
     assert len(model.neck.blocks) == 6
     frozen = not any(p.requires_grad for p in model.backbone.parameters())
     assert frozen == (name == FROZEN)
+    # the trainable encoder learns 10x slower than the new neck and head
+    optim = build_optim_wrapper(model, cfg.optim_wrapper).optimizer
+    lr = {id(p): g['lr'] for g in optim.param_groups for p in g['params']}
+    backbone = {lr[id(p)] for p in model.backbone.parameters()}
+    neck = {lr[id(p)] for p in model.neck.parameters()}
+    assert neck == {5e-4}
+    assert len(backbone) == 1
+    assert backbone.pop() == pytest.approx(5e-4 if name == FROZEN else 5e-5)
 
 
 def test_frozen_encoder_trains_neck_only(tmp_path):
