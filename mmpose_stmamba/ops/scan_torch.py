@@ -52,6 +52,9 @@ import torch.nn.functional as F
 # 16) scan peaks near 50 MiB of temporaries instead of GiBs.  The scan is
 # memory-bound on a CPU; 2**20 .. 2**22 measured alike (docs/ops.md).
 _BLOCK_ELEMS = 1 << 21
+# On a GPU every loop step is a kernel launch and memory is plentiful:
+# 2**25 (128 MiB per fp32 buffer) keeps the step count low.
+_BLOCK_ELEMS_CUDA = 1 << 25
 
 
 def selective_scan_ref(u,
@@ -122,8 +125,8 @@ def selective_scan_torch(u,
             the block length, which balances the two Python loops.
         block_chunks (int, optional): chunks per block, i.e. how many
             tokens' worth of (B, D, N) state are materialised at once.
-            Defaults to a block of about ``_BLOCK_ELEMS`` (2**21) state
-            elements.
+            Defaults to a block of about 2**21 state elements on CPU
+            and 2**25 on CUDA.
     """
     if torch.is_complex(A):
         raise TypeError('selective_scan_torch: complex A is not supported')
@@ -133,13 +136,18 @@ def selective_scan_torch(u,
                         ('block_chunks', block_chunks)):
         if value is not None and (int(value) != value or value < 1):
             raise ValueError(f'{name}={value!r} must be a positive integer')
-    tiling = _tiling(length, batch * dim * state, chunk_size, block_chunks)
-    y, last = _ChunkedScan.apply(u, delta, A, B, C, D, z, delta_bias,
-                                 bool(delta_softplus), tiling)
+    tiling = _tiling(length, batch * dim * state, chunk_size, block_chunks,
+                     _BLOCK_ELEMS_CUDA if u.is_cuda else _BLOCK_ELEMS)
+    # Autocast would run the read-out matmuls in half precision; the
+    # Function casts to fp32 itself, so switch it off around the scan.
+    with torch.autocast(u.device.type, enabled=False):
+        y, last = _ChunkedScan.apply(u, delta, A, B, C, D, z, delta_bias,
+                                     bool(delta_softplus), tiling)
     return (y, last) if return_last_state else y
 
 
-def _tiling(length, state_per_token, chunk_size=None, block_chunks=None):
+def _tiling(length, state_per_token, chunk_size=None, block_chunks=None,
+            block_elems=_BLOCK_ELEMS):
     """Split L tokens into blocks of chunks: (n_blocks, chunk, chunks).
 
     Args:
@@ -150,14 +158,15 @@ def _tiling(length, state_per_token, chunk_size=None, block_chunks=None):
             ``chunk`` steps per block and the join loop ``chunks``, and
             their product is fixed by the block size.
         block_chunks (int, optional): chunks per block; by default a
-            block holds about ``_BLOCK_ELEMS`` state elements.
+            block holds about ``block_elems`` state elements.
+        block_elems (int): state elements per block.
 
     Returns:
         tuple[int, int, int]: blocks, chunk length, chunks per block; the
         padded length blocks * chunk * chunks exceeds L by less than
         blocks * chunk tokens.
     """
-    block_len = min(length, max(1, _BLOCK_ELEMS // max(1, state_per_token)))
+    block_len = min(length, max(1, block_elems // max(1, state_per_token)))
     # Below 8 tokens per chunk the per-step overhead dominates.
     chunk = chunk_size or min(length, max(8, int(math.sqrt(block_len))))
     chunks = block_chunks or max(1, block_len // chunk)
@@ -321,6 +330,15 @@ class _ChunkedScan(torch.autograd.Function):
         (u, delta, A, B, C, D, z, delta_bias, pre_gate,
          block_h0) = ctx.saved_tensors
         softplus, tiling = ctx.cfg
+        with torch.autocast(u.device.type, enabled=False):
+            return _ChunkedScan._backward(u, delta, A, B, C, D, z,
+                                          delta_bias, pre_gate, block_h0,
+                                          softplus, tiling, grad_y,
+                                          grad_last)
+
+    @staticmethod
+    def _backward(u, delta, A, B, C, D, z, delta_bias, pre_gate, block_h0,
+                  softplus, tiling, grad_y, grad_last):
         p = _Prepared(u, delta, A, B, C, delta_bias, softplus, tiling)
 
         g = grad_y.to(p.work)

@@ -148,6 +148,13 @@ def test_large_delta_is_stable(backend):
     assert_matches(inputs, False, 1e-5, selective_scan, backend=backend)
 
 
+def test_torch_backend_ignores_autocast():
+    """fp32 inputs stay fp32-exact inside a bf16 autocast region."""
+    inputs = make_inputs(1, 8, 40, 16, 2, seed=9)
+    with torch.autocast('cpu', dtype=torch.bfloat16):
+        assert_matches(inputs, True, 1e-5, selective_scan, backend='torch')
+
+
 def test_backward_keeps_no_state_sized_tensor():
     """The torch backend saves inputs and block states, not (B,D,L,N)."""
     inputs = make_inputs(1, 16, 512, 16, None, seed=6)
