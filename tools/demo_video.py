@@ -209,8 +209,12 @@ class Detector:
         from mmengine.config import Config
 
         from mmpose.utils import adapt_mmdet_pipeline
+        from mmengine.registry import DefaultScope
         cfg = adapt_mmdet_pipeline(Config.fromfile(config))
-        self.model = init_detector(cfg, checkpoint, device=device)
+        # init_detector sets the global default scope to mmdet; restore
+        # ours afterwards (the adapted pipeline names its mmdet transforms)
+        with DefaultScope.overwrite_default_scope('mmdet'):
+            self.model = init_detector(cfg, checkpoint, device=device)
         self._infer = inference_detector
         self.cat_id = cat_id
         self.score_thr = score_thr
@@ -218,14 +222,8 @@ class Detector:
 
     def __call__(self, frame):
         """Boxes of one BGR frame: list of ``(xyxy, score, None)``."""
-        from mmengine.registry import init_default_scope
-
         from mmpose.evaluation.functional import nms
-        init_default_scope('mmdet')
-        try:
-            pred = self._infer(self.model, frame).pred_instances.cpu()
-        finally:
-            init_default_scope('mmpose')
+        pred = self._infer(self.model, frame).pred_instances.cpu()
         boxes = pred.bboxes.numpy()
         scores = pred.scores.numpy()
         keep = (pred.labels.numpy() == self.cat_id) & \
@@ -336,7 +334,8 @@ class PoseVideoRunner:
             progress (bool): Show a progress bar. Defaults to True.
 
         Yields:
-            tuple: ``(frame index, list of (PoseDataSample, track_id))``.
+            tuple: ``(frame index, list of (PoseDataSample, track_id))``;
+            each data sample's metainfo has the clip's ``frame_indices``.
         """
         from tqdm import tqdm
         pending, owners = [], []  # samples and their (frame, track_id)
@@ -452,6 +451,7 @@ def _prediction_record(frame, pred, track):
     return dict(
         frame=frame,
         track_id=track,
+        clip_frames=[int(i) for i in pred.metainfo['frame_indices']],
         bbox=np.asarray(inst.bboxes[0]).round(2).tolist(),
         bbox_score=float(np.asarray(inst.bbox_scores).reshape(-1)[0]),
         keypoints=np.asarray(inst.keypoints[0]).round(2).tolist(),
