@@ -88,18 +88,20 @@ VARIANTS = {
 }
 
 #: Sizes.  ``frame_size`` is (w, h) of the rendered videos, ``input_size``
-#: (w, h) of the crops; ``jobs`` runs train at the same time.
+#: (w, h) of the crops; ``jobs`` runs train at the same time, each with
+#: ``threads`` torch threads (None: the CPU cores shared out; one thread
+#: on a small shared CPU avoids threads spinning against each other).
 SIZES = {
     'default': dict(
         train_videos=40, val_videos=12, frames=30, people=2,
-        occluders=12, frame_size=(256, 192), input_size=(96, 128),
+        occluders=30, frame_size=(256, 192), input_size=(96, 128),
         clip=5, embed_dims=64, d_state=8, iters=700, batch_size=32,
-        lr=2e-3, jobs=6, workers=2, seeds=3),
+        lr=2e-3, jobs=6, workers=2, threads=None, seeds=3),
     'tiny': dict(
-        train_videos=6, val_videos=2, frames=20, people=2, occluders=8,
+        train_videos=6, val_videos=2, frames=20, people=2, occluders=16,
         frame_size=(160, 120), input_size=(48, 64), clip=5, embed_dims=32,
         d_state=4, iters=30, batch_size=4, lr=3e-3, jobs=0, workers=0,
-        seeds=3),
+        threads=1, seeds=3),
 }
 
 #: Longest flash occlusion in frames: a 3-frame occlusion centred on the
@@ -625,6 +627,96 @@ def _redirect(path: str, quiet: bool):
             os.close(saved[1])
 
 
+def pick_scan_backend(size: dict,
+                      batch: int = 8,
+                      device: Optional[str] = None,
+                      candidates=('triton', 'mamba_ssm', 'torch')) -> tuple:
+    """The fastest selective-scan backend that agrees with ``'torch'``.
+
+    Runs the neck's two scans (STS6D over the clip, WSTS in windows) at
+    the run's shapes with each candidate backend, checks the output and
+    all gradients against ``'torch'`` (max error <= 1e-3 of the largest
+    value) and times forward+backward.
+
+    Args:
+        size (dict): The size (clip, input size, width, state size).
+        batch (int): Batch of the check. Defaults to 8.
+        device (str, optional): Defaults to None: CUDA if present, else
+            the answer is ``'auto'`` without a check.
+        candidates (Sequence[str]): Backends to try.
+
+    Returns:
+        tuple: ``(backend, report)``, report: per backend, ``ms`` or
+        ``error``.
+    """
+    import torch
+    if device is None:
+        if not torch.cuda.is_available():
+            return 'auto', {}
+        device = 'cuda'
+    from mmpose_stmamba.ops.multi_scan import multi_order_scan
+    w, h = size['input_size']
+    grid = (size['clip'], h // 4, w // 4)
+    dim, state = size['embed_dims'], size['d_state']
+    length = int(np.prod(grid))
+    gen = torch.Generator(device=device).manual_seed(0)
+
+    def rand(*shape, scale=1.0, shift=0.0):
+        x = torch.randn(*shape, device=device, generator=gen)
+        return (x * scale + shift).requires_grad_()
+
+    cases = []
+    for orders, k in (('sts6d', 6), ('wsts', 2)):
+        # A < 0 (a decaying state), as the blocks initialise it
+        a = -torch.rand(k * dim, state, device=device, generator=gen) - .5
+        cases.append((orders, [
+            rand(batch, dim, length), rand(batch, k, dim, length, scale=.5),
+            a.requires_grad_(),
+            rand(batch, k, state, length), rand(batch, k, state, length),
+            rand(k * dim), rand(k * dim, scale=.1)
+        ]))
+
+    def step(backend, orders, tensors):
+        y = multi_order_scan(*tensors, True, orders=orders, grid=grid,
+                             window=(8, 6), backend=backend)
+        grads = torch.autograd.grad(y.square().sum(), tensors)
+        return [y.detach()] + [g.detach() for g in grads]
+
+    def sync():
+        if device.startswith('cuda'):
+            torch.cuda.synchronize()
+
+    ref = {o: step('torch', o, t) for o, t in cases}
+    report = {}
+    for backend in candidates:
+        try:
+            for orders, tensors in cases:
+                got = step(backend, orders, tensors)
+                for a, b in zip(got, ref[orders]):
+                    err = float((a - b).abs().max() / b.abs().max())
+                    if not err <= 1e-3:
+                        raise ValueError(
+                            f'{orders}: relative error {err:.1e}')
+            sync()
+            t0 = time.time()
+            for _ in range(3):
+                for orders, tensors in cases:
+                    step(backend, orders, tensors)
+            sync()
+            report[backend] = dict(ms=(time.time() - t0) / 3 * 1000)
+        except Exception as err:  # unavailable, unsupported or wrong
+            report[backend] = dict(error=f'{type(err).__name__}: {err}'[:300])
+    ok = {b: r['ms'] for b, r in report.items() if 'ms' in r}
+    if not ok:
+        raise RuntimeError(f'no scan backend passed the check: {report}')
+    best = min(ok, key=ok.get)
+    log('scan backends (STS6D + WSTS fwd+bwd, batch {}): {} -> {}'.format(
+        batch, ', '.join(f"{b} {r['ms']:.1f} ms" if 'ms' in r else
+                         f"{b} failed ({r['error']})"
+                         for b, r in report.items()), best))
+    return best, report
+
+
 # --------------------------------------------------------------------- #
 # tables and plot
 # --------------------------------------------------------------------- #
@@ -771,7 +863,9 @@ def parse_args(argv=None):
                    'iterations of the slowest variant first and lower '
                    '--iters to fit (never raise it)')
     p.add_argument('--scan-backend', default='auto',
-                   help="selective-scan backend of the blocks ('auto')")
+                   help="selective-scan backend of the blocks: 'auto', "
+                   "a backend name, or 'best' (the fastest one that agrees "
+                   "with 'torch' on this GPU, see pick_scan_backend)")
     p.add_argument('--device', choices=('auto', 'cpu'), default='auto',
                    help="'cpu' hides the GPUs")
     p.add_argument('--shim', action='store_true',
@@ -786,7 +880,7 @@ def parse_args(argv=None):
                      ('train_videos', int), ('val_videos', int),
                      ('frames', int), ('people', int), ('occluders', int),
                      ('workers', int), ('clip', int), ('embed_dims', int),
-                     ('d_state', int)):
+                     ('d_state', int), ('threads', int)):
         p.add_argument('--' + key.replace('_', '-'), type=typ, default=None,
                        help=f'override the size\'s {key}')
     p.add_argument('--input-size', type=int, nargs=2, metavar=('W', 'H'),
@@ -798,7 +892,8 @@ def parse_args(argv=None):
     size = dict(SIZES[size_name])
     for key in ('iters', 'batch_size', 'lr', 'train_videos', 'val_videos',
                 'frames', 'people', 'occluders', 'workers', 'clip', 'jobs',
-                'embed_dims', 'd_state', 'input_size', 'frame_size'):
+                'embed_dims', 'd_state', 'threads', 'input_size',
+                'frame_size'):
         val = getattr(args, key)
         if val is not None:
             size[key] = tuple(val) if isinstance(val, list) else val
@@ -850,8 +945,10 @@ def fit_iters(size: dict, variants: List[str], seeds: List[int],
 
     Times ``max(jobs, 1)`` simultaneous runs of the slowest variant (the
     clip variant with the most blocks) for 30 iterations, the way the real
-    runs will share the machine, then assumes a single-frame run costs
-    1/T of it and ~15 % of a clip run's time for building and testing.
+    runs will share the machine, then assumes that a single-frame run
+    costs 1/T of it per iteration, keeps 15 % in reserve and sets time
+    aside for building and testing each wave of runs.  The result is
+    never above ``size['iters']`` nor below 20.
 
     Returns:
         dict: The calibration: ``per_iter_s``, ``iters`` chosen, ...
@@ -864,7 +961,7 @@ def fit_iters(size: dict, variants: List[str], seeds: List[int],
     t0 = time.time()
     res = []
     pool_map([
-        dict(make_job(slowest, seeds[0] + 1000 + i, calib_iters, 'calib'),
+        dict(make_job(slowest, seeds[0] + 1000 + i, calib_iters, '_calib'),
              calibrate=True) for i in range(n)
     ], workers, lambda r, i: res.append(r))
     per_iter = max(r['per_iter_s'] for r in res)
@@ -872,11 +969,13 @@ def fit_iters(size: dict, variants: List[str], seeds: List[int],
     clip = size['clip']
     cost = sum(1.0 if VARIANTS[v]['clip'] > 1 else 1.0 / clip
                for v in variants) * len(seeds)
-    # per run: setup (data set, workers, model) and a test pass
-    overhead = (setup + 10.0) * math.ceil(len(variants) * len(seeds) / n)
+    # per wave of runs: building (the first build in a worker process
+    # also imports and initialises the device, ``setup``) and a test pass
+    waves = math.ceil(len(variants) * len(seeds) / n)
+    overhead = setup + (waves - 1) * setup / 2 + waves * 10.0
     usable = budget - (time.time() - t0) - overhead
     iters = int(usable * n / (per_iter * cost * 1.15))
-    chosen = max(20, min(size['iters'], iters))
+    chosen = min(size['iters'], max(20, iters))
     log(f'calibration: {slowest} at {per_iter * 1000:.0f} ms/iter with '
         f'{n} runs at a time, {setup:.0f} s setup; {len(variants)} '
         f'variants x {len(seeds)} seeds fit {iters} iterations in '
@@ -911,7 +1010,15 @@ def main(argv=None) -> dict:
     jobs = size['jobs']
     data_root = osp.join(out, 'data')
     summary = make_data(data_root, size, base_seed, jobs)
-    threads = max(1, (os.cpu_count() or 1) // max(jobs, 1))
+    threads = size['threads'] or max(1, (os.cpu_count() or 1) //
+                                     max(jobs, 1))
+    scan_backend, scan_report = args.scan_backend, None
+    if scan_backend == 'best':
+        try:
+            scan_backend, scan_report = pick_scan_backend(size)
+        except Exception as err:  # keep the benchmark running
+            scan_backend, scan_report = 'torch', dict(error=repr(err))
+            log(f'scan backend check failed ({err!r}); using torch')
 
     def make_job(variant, seed, iters, tag=''):
         run_size = dict(size, iters=iters)
@@ -919,8 +1026,9 @@ def main(argv=None) -> dict:
             variant=variant, seed=seed, threads=threads, shim=args.shim,
             quiet=not (args.verbose and jobs == 0),
             cfg=build_config(variant, run_size, seed, data_root,
-                             osp.join(out, 'runs' + tag, f'{variant}_s{seed}'),
-                             args.scan_backend, size['workers']))
+                             osp.join(out, 'runs' + tag,
+                                      f'{variant}_s{seed}'),
+                             scan_backend, size['workers']))
 
     calibration = None
     if args.time_budget:
@@ -937,7 +1045,8 @@ def main(argv=None) -> dict:
         val_persons=summary['val']['persons'],
         val_occluded=summary['val']['occluded_keypoints'],
         val_recoverable=summary['val']['recoverable_fraction'],
-        scan_backend=args.scan_backend, calibration=calibration,
+        scan_backend=scan_backend, scan_report=scan_report,
+        calibration=calibration,
         command=' '.join([osp.relpath(__file__, REPO)] +
                          list(sys.argv[1:] if argv is None else argv)))
     runs = []

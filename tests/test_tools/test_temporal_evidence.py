@@ -108,6 +108,13 @@ def test_missing_module_finder_answers_only_missing(tool):
     assert finder.find_spec('mmcv.ops') is not None
     assert finder.find_spec('xtcocotools') is None
     assert finder.find_spec('numpy') is None
+    finder = tool._MissingModules(['xtcocotools'])
+    assert finder.find_spec('mmcv.ops') is None
+    spec = finder.find_spec('xtcocotools.coco')
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with pytest.raises(ImportError, match='placeholder'):
+        module.COCO('annotations.json')
 
 
 def test_end_to_end_outputs(tool, tmp_path):
@@ -146,3 +153,12 @@ def test_end_to_end_outputs(tool, tmp_path):
     assert table.count('\n| (') == 2  # one row per variant
     assert 'Machine:' in table
     assert result['info']['data_seed'] == 5
+
+
+def test_pick_scan_backend_checks_against_torch(tool):
+    size = dict(clip=3, input_size=(16, 16), embed_dims=4, d_state=2)
+    best, report = tool.pick_scan_backend(
+        size, batch=1, device='cpu', candidates=('ref', 'torch', 'nope'))
+    assert best in ('ref', 'torch')
+    assert 'ms' in report['ref'] and 'ms' in report['torch']
+    assert 'error' in report['nope']
