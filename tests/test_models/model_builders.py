@@ -41,7 +41,7 @@ def tiny_estimator_cfg(num_frames=5, freeze_encoder=True, flip_test=False):
             in_channels=16,
             embed_dims=16,
             num_frames=num_frames,
-            num_gsm=2,
+            num_gsm=1,
             num_lrm=1,
             lrm_cfg=dict(window=(4, 3))),
         head=dict(

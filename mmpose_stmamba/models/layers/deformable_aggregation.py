@@ -34,6 +34,7 @@ from typing import Sequence
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from torch.utils.checkpoint import checkpoint
 
 IMPLS = ('grid_sample', 'torchvision')
 
@@ -184,6 +185,10 @@ class DeformableAggregation(nn.Module):
         groups (int): Channel groups sharing offsets/masks. Defaults to 4.
         impl (str): 'grid_sample' or 'torchvision'.
             Defaults to 'grid_sample'.
+        with_cp (bool): Recompute the sampling in the backward pass
+            instead of keeping the (points x channels) samples, trading
+            time for memory (as MMPose backbones' ``with_cp``).
+            Defaults to False.
     """
 
     def __init__(self,
@@ -191,8 +196,10 @@ class DeformableAggregation(nn.Module):
                  frame_taps: Sequence[int] = (0, ),
                  kernel_size: int = 3,
                  groups: int = 4,
-                 impl: str = 'grid_sample'):
+                 impl: str = 'grid_sample',
+                 with_cp: bool = False):
         super().__init__()
+        self.with_cp = with_cp
         self.sampler = ModulatedDeformSampler(channels, frame_taps,
                                               kernel_size, groups, impl)
         taps, P = len(frame_taps), kernel_size**2
@@ -225,4 +232,9 @@ class DeformableAggregation(nn.Module):
         pred = self.offset_pw(self.offset_dw(x + guide))
         pred = pred.view(B, G, taps, P, 3, T, H, W)
         offsets, masks = pred[:, :, :, :, :2], pred[:, :, :, :, 2].sigmoid()
-        return self.proj(self.sampler(x, offsets, masks))
+        if self.with_cp and torch.is_grad_enabled():
+            sampled = checkpoint(
+                self.sampler, x, offsets, masks, use_reentrant=False)
+        else:
+            sampled = self.sampler(x, offsets, masks)
+        return self.proj(sampled)

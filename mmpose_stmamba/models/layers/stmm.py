@@ -58,6 +58,8 @@ class STMMerge(nn.Module):
         impl (str): Deformable sampling implementation, 'grid_sample' or
             'torchvision'. Defaults to 'grid_sample'.
         groups (int): Channel groups sharing offsets. Defaults to 4.
+        with_cp (bool): Recompute the deformable sampling in backward
+            (saves memory). Defaults to False.
     """
 
     def __init__(self,
@@ -67,7 +69,8 @@ class STMMerge(nn.Module):
                  spatial_cfg: Optional[dict] = None,
                  temporal_cfg: Optional[dict] = None,
                  impl: str = 'grid_sample',
-                 groups: int = 4):
+                 groups: int = 4,
+                 with_cp: bool = False):
         super().__init__()
         if merge not in MERGES:
             raise ValueError(f'merge must be one of {MERGES}, got {merge!r}')
@@ -82,7 +85,10 @@ class STMMerge(nn.Module):
             if merge == 'stmm' and kind in modulate:
                 self.modulators.append(
                     DeformableAggregation(
-                        channels, impl=impl, groups=groups,
+                        channels,
+                        impl=impl,
+                        groups=groups,
+                        with_cp=with_cp,
                         **modulate[kind]))
             else:
                 self.modulators.append(KeepStream())

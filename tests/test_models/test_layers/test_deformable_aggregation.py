@@ -86,3 +86,20 @@ def test_bad_arguments():
         ModulatedDeformSampler(4, (0, ), 3, 2, 'mmcv')
     with pytest.raises(ValueError, match='divisible'):
         ModulatedDeformSampler(6, (0, ), 3, 4, 'grid_sample')
+
+
+def test_with_cp_gives_the_same_gradients():
+    torch.manual_seed(0)
+    plain = DeformableAggregation(8, groups=2)
+    with torch.no_grad():
+        plain.offset_pw.weight.normal_(std=0.1)
+    cp = DeformableAggregation(8, groups=2, with_cp=True)
+    cp.load_state_dict(plain.state_dict())
+    x = torch.randn(1, 8, 2, 4, 5)
+    outs = []
+    for module in (plain, cp):
+        xi = x.clone().requires_grad_()
+        module(xi, xi).square().sum().backward()
+        outs.append((xi.grad, module.offset_pw.weight.grad))
+    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-6)
+    assert torch.allclose(outs[0][1], outs[1][1], atol=1e-6)
