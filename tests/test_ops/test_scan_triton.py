@@ -164,11 +164,13 @@ def test_is_supported_reports_cpu_and_bad_orders():
 gpu = pytest.mark.skipif(not (HAS_CUDA and HAS_TRITON),
                          reason='needs a CUDA device and triton')
 
+# The float64 reference loops over tokens on the CPU: keep L small here;
+# larger clips are compared with the generic torch backend on the GPU.
 GPU_CASES = [
-    ('sts6d', (3, 16, 12), (8, 6), 'wide_rows', 40, 16),
-    ('wsts', (3, 16, 12), (8, 6), 'wide_rows', 24, 16),
-    ('wsts', (2, 13, 11), (5, 4), 'wide_rows', 16, 8),
-    ('sts6d', (2, 8, 6), (8, 6), 'tall_cols', 16, 16),
+    ('sts6d', (2, 8, 6), (8, 6), 'wide_rows', 40, 16),
+    ('wsts', (2, 8, 12), (8, 6), 'wide_rows', 24, 16),
+    ('wsts', (2, 7, 9), (5, 4), 'wide_rows', 16, 8),
+    ('sts6d', (2, 6, 4), (8, 6), 'tall_cols', 16, 16),
 ]
 
 
@@ -185,7 +187,7 @@ def test_gpu_fp32_matches_reference(case):
 def test_gpu_bf16_matches_reference():
     # The reference sees the same bf16-rounded inputs; the error left is
     # the bf16 rounding of the outputs and gradients.
-    errs = check_against_reference('sts6d', (3, 16, 12), (8, 6),
+    errs = check_against_reference('sts6d', (2, 8, 6), (8, 6),
                                    'wide_rows', 32, 16, torch.bfloat16,
                                    'cuda')
     assert max(errs.values()) < 2e-2, errs
@@ -219,11 +221,21 @@ def test_gpu_matches_generic_torch_backend(orders):
 
 @pytest.mark.gpu
 @gpu
-def test_gpu_auto_dispatch_picks_triton():
+def test_gpu_auto_dispatch_follows_preference():
     from mmpose_stmamba.ops import scan_triton
     x = make_inputs(1, 8, 16, (3, 8, 6), 6, torch.bfloat16, 'cuda', 4)
-    assert scan_triton.is_supported(x['u'], x['delta'], x['A'], x['B'],
-                                    x['C'], orders='sts6d', grid=(3, 8, 6))
+    args = (x['u'], x['delta'], x['A'], x['B'], x['C'])
+    kw = dict(orders='sts6d', grid=(3, 8, 6))
+    old = os.environ.get(scan_triton.ENV_PREFER)
+    try:
+        os.environ[scan_triton.ENV_PREFER] = '1'
+        assert scan_triton.is_supported(*args, **kw)
+        os.environ[scan_triton.ENV_PREFER] = '0'
+        assert not scan_triton.is_supported(*args, **kw)
+    finally:
+        os.environ.pop(scan_triton.ENV_PREFER)
+        if old is not None:
+            os.environ[scan_triton.ENV_PREFER] = old
 
 
 @pytest.mark.gpu
@@ -238,7 +250,7 @@ def test_gpu_forward_variants_match_reference(fwd_cfg):
     scan_triton.FWD_CFG.clear()
     scan_triton.FWD_CFG.update(fwd_cfg)
     try:
-        errs = check_against_reference('sts6d', (3, 16, 12), (8, 6),
+        errs = check_against_reference('sts6d', (2, 8, 6), (8, 6),
                                        'wide_rows', 24, 16, torch.float32,
                                        'cuda', seed=5)
     finally:
