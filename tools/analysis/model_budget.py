@@ -22,7 +22,8 @@ cannot see inside them:
 * the deformable sampling of STMM: 6 MACs per output element and point
   (a bilinear sample of 4 taps, the mask and the depthwise weight).
 
-During the count those two modules return zeros of the right shape, so
+During the count those two modules return zeros of the right shape, tied
+to their inputs so that the layers feeding them stay in the traced graph;
 the trace neither runs the CPU scan nor counts its internals twice.
 """
 import argparse
@@ -68,7 +69,12 @@ def _count_analytically(model):
 
             def stand_in(*args, _m=module):
                 counter[0] += int(_m.flops(*args))
-                return _m.output_like(*args)
+                # keep every input alive in the traced graph: an output
+                # that ignored them would let the tracer drop the layers
+                # that compute them (the Delta/B/C and offset projections)
+                anchor = sum(a.sum() for a in args
+                             if isinstance(a, torch.Tensor))
+                return _m.output_like(*args) + 0 * anchor
 
             module.forward = stand_in
     return counter

@@ -70,7 +70,7 @@ def test_predictions_are_in_image_coordinates():
     with torch.no_grad():
         heatmaps = model(**data, mode='tensor')
         results = model(**data, mode='predict')
-    kpts_input, _ = model.head.decode(heatmaps)[0].values()
+    kpts_input = model.head.decode(heatmaps)[0].keypoints  # input space
     meta = data['data_samples'][0].metainfo
     expected = (kpts_input / meta['input_size'] * meta['input_scale'] +
                 meta['input_center'] - 0.5 * meta['input_scale'])
