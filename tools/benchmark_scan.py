@@ -23,6 +23,7 @@ Examples::
 """
 import argparse
 import json
+import os
 import platform
 import statistics
 import sys
@@ -217,7 +218,12 @@ def describe_machine(device):
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return f'{text}, {cpu}, {torch.get_num_threads()} threads'
+    # Other jobs on a shared machine slow the multi-threaded ops a lot
+    # (OpenMP barriers wait for descheduled threads): record the load.
+    load = ', '.join(f'{v:.1f}' for v in os.getloadavg())
+    return (f'{text}, {cpu}, {os.cpu_count()} cores, '
+            f'{torch.get_num_threads()} threads, load average {load} '
+            f'at the end, {time.strftime("%Y-%m-%d")}')
 
 
 if __name__ == '__main__':
