@@ -43,6 +43,7 @@ SAMPLE_VIDEO = osp.join('tests', 'data', 'posetrack18', 'videos',
 SAMPLE_BOXES = osp.join('configs', 'demo', '000001_mpiinew_test_boxes.json')
 
 _TRAIN_LINE = re.compile(r'Epoch\(train\)\s+\[(\d+)\]\[\s*(\d+)/(\d+)\]')
+_PUBLISHED = re.compile(r'^(.+-[0-9a-f]{8}(?:_\d{8})?\.pth)$', re.M)
 _METRIC = re.compile(r'(posetrack/[A-Za-z ]+):\s+(-?[0-9.]+|nan)')
 
 
@@ -82,6 +83,7 @@ def run_step(name, cmd, log_file, env, on_line=None):
             stderr=subprocess.STDOUT, text=True, bufsize=1)
         for line in proc.stdout:
             log.write(line)
+            log.flush()  # users may tail the log
             lines.append(line)
             if on_line is not None:
                 on_line(line)
@@ -164,7 +166,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
 
     from mmengine.config import Config
-    cfg = Config.fromfile(osp.join(REPO, args.config), lazy_import=False)
+    config = osp.join(REPO, args.config)
+    if not osp.isfile(config):
+        print(f'[demo] FAILED: no such config: {config}', file=sys.stderr)
+        return 1
+    cfg = Config.fromfile(config, import_custom_modules=False)
     max_epochs = args.max_epochs or cfg.train_cfg.max_epochs
     out = osp.join(REPO, args.out)
     os.makedirs(out, exist_ok=True)
@@ -193,11 +199,15 @@ def main(argv=None):
         print('[demo] 3/4 publishing and testing the published checkpoint',
               flush=True)
         stem = osp.splitext(osp.basename(args.config))[0]
-        published = run_step(
-            'publish', [
-                sys.executable, osp.join('tools', 'publish_model.py'), ckpt,
-                osp.join(out, 'published', stem + '.pth')
-            ], osp.join(out, 'publish.log'), env).strip().splitlines()[-1]
+        output = run_step('publish', [
+            sys.executable,
+            osp.join('tools', 'publish_model.py'), ckpt,
+            osp.join(out, 'published', stem + '.pth')
+        ], osp.join(out, 'publish.log'), env)
+        named = _PUBLISHED.findall(output)
+        if not named:
+            raise StepFailed('publish_model.py printed no published path')
+        published = named[-1]
         published_metrics = test(args, env, out, published, 'published')
         times['publish+test'] = time.time() - t
 

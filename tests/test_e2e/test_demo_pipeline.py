@@ -90,8 +90,14 @@ def test_make_demo_short(tmp_path):
     preds = json.loads((out / 'demo_video_predictions.json').read_text())
     assert len(preds['predictions']) == 15
     assert preds['frame_offsets'] == [-2, -1, 0, 1, 2]
-    assert 'mAP' in proc.stdout and str(out / 'metrics.json') in \
-        osp.join(REPO, proc.stdout.split('metrics:')[1].split()[0])
+    # it prints where the metrics and the video are
+    printed = {}
+    for line in proc.stdout.splitlines():
+        if line.startswith('[demo] ') and ':' in line:
+            key, value = line[len('[demo] '):].split(':', 1)
+            printed[key] = value.strip()
+    assert osp.join(REPO, printed['metrics']) == str(out / 'metrics.json')
+    assert osp.join(REPO, printed['video']) == str(out / 'demo_video.mp4')
 
 
 def test_run_demo_fails_when_a_step_fails(tmp_path):
@@ -101,6 +107,7 @@ def test_run_demo_fails_when_a_step_fails(tmp_path):
          osp.join('configs', 'demo', 'no_such_config.py')],
         cwd=REPO, env=_env(), capture_output=True, text=True)
     assert proc.returncode != 0
+    assert 'no such config' in proc.stderr
 
 
 def test_mim_train_killed_mid_epoch_resumes(tmp_path):
@@ -109,7 +116,7 @@ def test_mim_train_killed_mid_epoch_resumes(tmp_path):
     # 14 persons, batch 7: 2 iterations per epoch, 2 epochs; a checkpoint
     # every iteration; killed after iteration 3 (epoch 2, batch 1 of 2)
     common = [
-        'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+        'train_dataloader.batch_size=7', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
         'param_scheduler.1.end=2', 'default_hooks.checkpoint.interval=1',
         'default_hooks.checkpoint.by_epoch=False',
         'default_hooks.checkpoint.max_keep_ckpts=10',
