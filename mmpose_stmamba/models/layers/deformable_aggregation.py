@@ -100,25 +100,26 @@ class ModulatedDeformSampler(nn.Module):
     def _grid_sample(self, x, offsets, masks, weight):
         B, C, T, H, W = x.shape
         G, P = self.groups, self.kernel_size**2
-        frames = x.transpose(1, 2).reshape(B * T * G, C // G, H, W)
+        # Positions in fp32 even under autocast: bf16 resolves only ~0.25 px
+        # at x = 63, so sampling positions would snap to a coarse grid.
+        # grid_sample wants input and grid of one dtype: sample in fp32.
+        frames = x.transpose(1, 2).reshape(B * T * G, C // G, H, W).float()
         # absolute (y, x) of every point: pixel + kernel cell + offset
         r = self.kernel_size // 2
-        ky, kx = torch.meshgrid(
-            torch.arange(-r, r + 1, device=x.device, dtype=x.dtype),
-            torch.arange(-r, r + 1, device=x.device, dtype=x.dtype),
-            indexing='ij')
-        py = (torch.arange(H, device=x.device, dtype=x.dtype)[:, None, None] +
-              ky.reshape(1, 1, P))  # (H, 1, P)
-        px = (torch.arange(W, device=x.device, dtype=x.dtype)[None, :, None] +
-              kx.reshape(1, 1, P))  # (1, W, P)
-        off = offsets.permute(0, 4, 1, 5, 6, 2, 3)  # (B, T, G, H, W, P, 2)
-        gy = (py + off[..., 0]) * (2. / max(H - 1, 1)) - 1
+        cells = torch.arange(-r, r + 1, device=x.device, dtype=torch.float32)
+        ky, kx = torch.meshgrid(cells, cells, indexing='ij')
+        rows = torch.arange(H, device=x.device, dtype=torch.float32)
+        cols = torch.arange(W, device=x.device, dtype=torch.float32)
+        py = rows[:, None, None] + ky.reshape(1, 1, P)  # (H, 1, P)
+        px = cols[None, :, None] + kx.reshape(1, 1, P)  # (1, W, P)
+        off = offsets.permute(0, 4, 1, 5, 6, 2, 3).float()
+        gy = (py + off[..., 0]) * (2. / max(H - 1, 1)) - 1  # (B,T,G,H,W,P)
         gx = (px + off[..., 1]) * (2. / max(W - 1, 1)) - 1
         grid = torch.stack([gx, gy], dim=-1).reshape(B * T * G, H, W * P, 2)
         # bilinear, zeros outside: the same convention as deform_conv2d
         values = F.grid_sample(
             frames, grid, mode='bilinear', padding_mode='zeros',
-            align_corners=True).view(B, T, G, C // G, H, W, P)
+            align_corners=True).to(x.dtype).view(B, T, G, C // G, H, W, P)
         mod = masks.permute(0, 3, 1, 4, 5, 2)  # (B, T, G, H, W, P)
         values = values * mod[:, :, :, None]
         out = torch.einsum('btgchwp,gcp->btgchw', values,
