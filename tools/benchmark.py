@@ -260,8 +260,9 @@ def section_sweep(args, res):
     saved = dict(st.FWD_CFG), dict(st.BWD_CFG)
     fwd_cfgs = [dict(BLOCK_D=bd, CHUNK=ch, num_warps=w, TOK_FIRST=tf)
                 for bd, ch, w, tf in args.sweep_fwd]
-    bwd_cfgs = [dict(BLOCK_D=bd, CHUNK=ch, SEG=s, num_warps=w)
-                for bd, ch, s, w in args.sweep_bwd]
+    bwd_cfgs = [dict(BLOCK_D=c[0], CHUNK=c[1], SEG=c[2], num_warps=c[3],
+                     TOK_FIRST=bool(c[4]) if len(c) > 4 else False)
+                for c in args.sweep_bwd]
     rows = []
     for cfg in fwd_cfgs:
         st.FWD_CFG.clear()
@@ -300,7 +301,7 @@ def section_sweep(args, res):
     st.FWD_CFG.clear()
     st.FWD_CFG.update(best_b['fwd'] if best_b else saved[0])
     st.BWD_CFG.clear()
-    st.BWD_CFG.update({k: best_b[k] for k in saved[1]} if best_b
+    st.BWD_CFG.update({k: best_b[k] for k in bwd_cfgs[0]} if best_b
                       else saved[1])
     res['sweep'] = dict(rows=rows, chosen_fwd=dict(st.FWD_CFG),
                         chosen_bwd=dict(st.BWD_CFG))
@@ -612,9 +613,10 @@ def main():
                         '32:16:4:1,8:32:4:1,16:32:8:1',
                         help='fused forward BLOCK_D:CHUNK:num_warps:'
                         'TOK_FIRST list')
-    parser.add_argument('--sweep-bwd', default='8:32:4:4,16:32:4:8,'
-                        '8:32:1:4',
-                        help='fused backward BLOCK_D:CHUNK:SEG:num_warps')
+    parser.add_argument('--sweep-bwd', default='8:32:1:4:0,8:32:1:4:1,'
+                        '16:32:1:8:1,8:32:4:4:1',
+                        help='fused backward BLOCK_D:CHUNK:SEG:num_warps:'
+                        'TOK_FIRST list')
     parser.add_argument('--neck-backend', default='auto',
                         help='scan backend of the neck and train sections '
                         '(sets STMAMBA_SCAN_BACKEND)')

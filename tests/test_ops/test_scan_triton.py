@@ -123,7 +123,13 @@ def _interpreter_main():
     print('sts6d tokens-first forward', errs)
     worst = max(worst, *errs.values())
     scan_triton.FWD_CFG.update(TOK_FIRST=False)
-    scan_triton.BWD_CFG.update(SEG=1)
+    scan_triton.BWD_CFG.update(TOK_FIRST=True)
+    for i, case in enumerate(SMALL_CASES[:2]):
+        errs = check_against_reference(*case, torch.float32, 'cpu',
+                                       seed=20 + i)
+        print(case[0], 'tokens-first backward', errs)
+        worst = max(worst, *errs.values())
+    scan_triton.BWD_CFG.update(TOK_FIRST=False, SEG=1)
     errs = check_against_reference('wsts', (2, 3, 4), (2, 3), 'wide_rows',
                                    3, 4, torch.float32, 'cpu', seed=10)
     print('wsts SEG=1', errs)
@@ -256,4 +262,20 @@ def test_gpu_forward_variants_match_reference(fwd_cfg):
     finally:
         scan_triton.FWD_CFG.clear()
         scan_triton.FWD_CFG.update(saved)
+    assert max(errs.values()) < 1e-4, errs
+
+
+@pytest.mark.gpu
+@gpu
+def test_gpu_tokens_first_backward_matches_reference():
+    from mmpose_stmamba.ops import scan_triton
+    saved = dict(scan_triton.BWD_CFG)
+    scan_triton.BWD_CFG.update(TOK_FIRST=True, SEG=2)
+    try:
+        errs = check_against_reference('sts6d', (2, 8, 6), (8, 6),
+                                       'wide_rows', 24, 16, torch.float32,
+                                       'cuda', seed=6)
+    finally:
+        scan_triton.BWD_CFG.clear()
+        scan_triton.BWD_CFG.update(saved)
     assert max(errs.values()) < 1e-4, errs
