@@ -25,7 +25,9 @@ Inferred (the paper is silent on the formula):
       group; the value path is depthwise (one weight per channel and
       point) followed by a pointwise projection.
     * Two implementations give the same numbers: ``'grid_sample'`` (default;
-      ``F.grid_sample``, bf16-capable, cheap) and ``'torchvision'``
+      ``F.grid_sample`` in fp32 positions, any input dtype, with a backward
+      that recomputes one sampling point at a time instead of keeping all
+      P sampled copies of the features) and ``'torchvision'``
       (``torchvision.ops.deform_conv2d`` with mask, the reference DCNv2
       kernel; fp32 only, slow on GPU: see /work/shared/PERF_NOTES.md).
 """
@@ -100,8 +102,8 @@ class ModulatedDeformSampler(nn.Module):
     def _grid_sample(self, x, offsets, masks, weight):
         B, C, T, H, W = x.shape
         G, P = self.groups, self.kernel_size**2
-        # Positions in fp32 even under autocast: bf16 resolves only ~0.25 px
-        # at x = 63, so sampling positions would snap to a coarse grid.
+        # Positions in fp32 even under autocast: in bf16 a normalised
+        # coordinate resolves only ~0.12 px on a 64-pixel axis.
         # grid_sample wants input and grid of one dtype: sample in fp32.
         frames = x.transpose(1, 2).reshape(B * T * G, C // G, H, W).float()
         # absolute (y, x) of every point: pixel + kernel cell + offset
@@ -115,16 +117,12 @@ class ModulatedDeformSampler(nn.Module):
         off = offsets.permute(0, 4, 1, 5, 6, 2, 3).float()
         gy = (py + off[..., 0]) * (2. / max(H - 1, 1)) - 1  # (B,T,G,H,W,P)
         gx = (px + off[..., 1]) * (2. / max(W - 1, 1)) - 1
-        grid = torch.stack([gx, gy], dim=-1).reshape(B * T * G, H, W * P, 2)
-        # bilinear, zeros outside: the same convention as deform_conv2d
-        values = F.grid_sample(
-            frames, grid, mode='bilinear', padding_mode='zeros',
-            align_corners=True).to(x.dtype).view(B, T, G, C // G, H, W, P)
-        mod = masks.permute(0, 3, 1, 4, 5, 2)  # (B, T, G, H, W, P)
-        values = values * mod[:, :, :, None]
-        out = torch.einsum('btgchwp,gcp->btgchw', values,
-                           weight.view(G, C // G, P))
-        return out.reshape(B, T, C, H, W).transpose(1, 2)
+        grid = torch.stack([gx, gy], dim=-1).reshape(B * T * G, H, W, P, 2)
+        mod = masks.permute(0, 3, 1, 4, 5, 2).float()  # (B, T, G, H, W, P)
+        out = _SampleAndSum.apply(frames, grid,
+                                  mod.reshape(B * T, G, H, W, P),
+                                  weight.float().view(G, C // G, P))
+        return out.to(x.dtype).view(B, T, C, H, W).transpose(1, 2)
 
     def _torchvision(self, x, offsets, masks, weight):
         from torchvision.ops import deform_conv2d
@@ -152,6 +150,58 @@ class ModulatedDeformSampler(nn.Module):
     def output_like(self, x, offsets, masks):
         """A zero tensor shaped like :meth:`forward`'s result."""
         return torch.zeros_like(x)
+
+
+class _SampleAndSum(torch.autograd.Function):
+    """sum_p w[g, c, p] * m[n, g, h, w, p] * bilinear(frames, grid[..., p]).
+
+    A loop over the P points that keeps only its inputs for backward and
+    recomputes one point's samples at a time there: autograd on the plain
+    expression would keep all P sampled copies of the features (P times
+    the input, in fp32), the largest activation of the block.
+
+    Shapes: frames (N * G, c, H, W), grid (N * G, H, W, P, 2) normalised
+    (x, y), masks (N, G, H, W, P), weight (G, c, P); output (N, G, c, H, W).
+    """
+
+    @staticmethod
+    def _sample(frames, grid, point):
+        return F.grid_sample(
+            frames, grid[:, :, :, point], mode='bilinear',
+            padding_mode='zeros', align_corners=True)
+
+    @staticmethod
+    def forward(ctx, frames, grid, masks, weight):
+        N, G, H, W, P = masks.shape
+        out = frames.new_zeros(N, G, frames.shape[1], H, W)
+        for p in range(P):
+            values = _SampleAndSum._sample(frames, grid, p).view_as(out)
+            out += (values * masks[:, :, None, :, :, p] *
+                    weight[None, :, :, p, None, None])
+        ctx.save_for_backward(frames, grid, masks, weight)
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        frames, grid, masks, weight = ctx.saved_tensors
+        P = masks.shape[-1]
+        grads = [torch.zeros_like(t) for t in (frames, grid, masks, weight)]
+        for p in range(P):
+            with torch.enable_grad():
+                f = frames.detach().requires_grad_()
+                g = grid.detach().requires_grad_()
+                values = _SampleAndSum._sample(f, g, p).view_as(grad_out)
+                m = masks[:, :, None, :, :, p]
+                w = weight[None, :, :, p, None, None]
+                grad_values = grad_out * m * w
+                d_frames, d_grid = torch.autograd.grad(
+                    values, (f, g), grad_values)
+            grads[0] += d_frames
+            grads[1] += d_grid
+            values = values.detach() * grad_out
+            grads[2][..., p] = (values * w).sum(dim=2)
+            grads[3][..., p] = (values * m).sum(dim=(0, 3, 4))
+        return tuple(grads)
 
 
 def shift_frames(x: torch.Tensor, tau: int) -> torch.Tensor:

@@ -4,7 +4,8 @@ import torch.nn.functional as F
 
 from mmpose_stmamba.models.layers import (DeformableAggregation,
                                           ModulatedDeformSampler)
-from mmpose_stmamba.models.layers.deformable_aggregation import shift_frames
+from mmpose_stmamba.models.layers.deformable_aggregation import (
+    _SampleAndSum, shift_frames)
 
 
 def _random_inputs(taps, k, G=2, C=4, B=2, T=3, H=5, W=4, scale=1.5):
@@ -28,14 +29,30 @@ def test_grid_sample_matches_torchvision_dcnv2(frame_taps, k):
     x1, x2 = x.clone().requires_grad_(), x.clone().requires_grad_()
     o1 = offsets.clone().requires_grad_()
     o2 = offsets.clone().requires_grad_()
-    out1, out2 = ours(x1, o1, masks), ref(x2, o2, masks)
+    m1, m2 = masks.clone().requires_grad_(), masks.clone().requires_grad_()
+    out1, out2 = ours(x1, o1, m1), ref(x2, o2, m2)
     assert torch.allclose(out1, out2, atol=1e-5)
     grad = torch.randn_like(out1)
     (out1 * grad).sum().backward()
     (out2 * grad).sum().backward()
     assert torch.allclose(x1.grad, x2.grad, atol=1e-4)
     assert torch.allclose(o1.grad, o2.grad, atol=1e-4)
+    assert torch.allclose(m1.grad, m2.grad, atol=1e-4)
     assert torch.allclose(ours.weight.grad, ref.weight.grad, atol=1e-4)
+
+
+def test_sample_and_sum_gradcheck():
+    """The memory-lean backward (recompute one point at a time) against
+    finite differences, in float64."""
+    gen = torch.Generator().manual_seed(1)
+    N, G, c, H, W, P = 1, 2, 2, 4, 3, 3
+    frames = torch.randn(N * G, c, H, W, generator=gen, dtype=torch.float64)
+    grid = torch.rand(N * G, H, W, P, 2, generator=gen,
+                      dtype=torch.float64) * 1.8 - 0.9
+    masks = torch.rand(N, G, H, W, P, generator=gen, dtype=torch.float64)
+    weight = torch.randn(G, c, P, generator=gen, dtype=torch.float64)
+    inputs = [t.requires_grad_() for t in (frames, grid, masks, weight)]
+    assert torch.autograd.gradcheck(_SampleAndSum.apply, inputs)
 
 
 def test_zero_offsets_is_a_masked_depthwise_conv():
