@@ -107,6 +107,9 @@ SIZES = {
 #: Longest flash occlusion in frames: a 3-frame occlusion centred on the
 #: key frame is seen by the frames at +-2 of a 5-frame clip.
 MAX_OCCLUSION = 3
+#: Version of the flash-occluder recipe, kept in the data stamp so that data
+#: written by an older recipe is not reused.
+OCCLUDER_RECIPE = 2
 
 
 def log(msg: str) -> None:
@@ -238,7 +241,9 @@ def flash_occluders(gen, max_occlusion: int = MAX_OCCLUSION):
             self.mid = (self.t0 + self.t1 - 1) / 2
             xy, _, _ = who.pose(self.mid)
             joint = xy[int(rng.choice(body))]
-            side = who.h * rng.uniform(0.16, 0.28, size=2)
+            # 0.2-0.4 of the figure's height: often a whole forearm or
+            # shin, so that the joint's in-frame neighbours are hidden too
+            side = who.h * rng.uniform(0.2, 0.4, size=2)
             self.bw, self.bh = float(side[0]), float(side[1])
             # small offsets: the box still covers the joint
             self.x_mid = float(joint[0] + rng.uniform(-0.2, 0.2) * self.bw)
@@ -277,7 +282,7 @@ def make_data(root: str, size: dict, seed: int, jobs: int) -> dict:
         dict: Per split, the generator's summary plus occlusion counts.
     """
     spec = dict(
-        seed=seed, max_occlusion=MAX_OCCLUSION,
+        seed=seed, max_occlusion=MAX_OCCLUSION, recipe=OCCLUDER_RECIPE,
         **{k: size[k] for k in ('train_videos', 'val_videos', 'frames',
                                 'people', 'occluders', 'frame_size')})
     stamp = osp.join(root, 'evidence_data.json')
