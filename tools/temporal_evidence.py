@@ -949,23 +949,22 @@ def write_results(out: str, result: dict, plot: bool = True) -> str:
     return table
 
 
-def pool_map(jobs: List[dict], workers: int, on_done) -> None:
-    """Run :func:`run_one` on every job: in this process (``workers`` 0)
-    or in that many spawned worker processes; ``on_done(result, i)``
-    after each."""
-    if workers == 0:
+def pool_map(jobs: List[dict], pool: Optional[ProcessPoolExecutor],
+             on_done) -> None:
+    """Run :func:`run_one` on every job, in ``pool`` or, when it is None,
+    one by one in this process; ``on_done(result, i)`` after each."""
+    if pool is None:
         for i, job in enumerate(jobs):
             on_done(run_one(job), i)
         return
-    ctx = multiprocessing.get_context('spawn')
-    with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
-        futs = [pool.submit(run_one, job) for job in jobs]
-        for i, fut in enumerate(as_completed(futs)):
-            on_done(fut.result(), i)
+    futs = [pool.submit(run_one, job) for job in jobs]
+    for i, fut in enumerate(as_completed(futs)):
+        on_done(fut.result(), i)
 
 
 def fit_iters(size: dict, variants: List[str], seeds: List[int],
-              budget: float, make_job) -> dict:
+              budget: float, make_job,
+              pool: Optional[ProcessPoolExecutor]) -> dict:
     """Lower ``size['iters']`` so that all runs fit ``budget`` seconds.
 
     Times ``max(jobs, 1)`` simultaneous runs of the slowest variant (the
@@ -980,15 +979,14 @@ def fit_iters(size: dict, variants: List[str], seeds: List[int],
     """
     slowest = next((v for v in ('gsm_lrm', 'sum_merge', 'unified_only',
                                 'gsm') if v in variants), variants[0])
-    workers = size['jobs']
-    n = max(workers, 1)
+    n = max(size['jobs'], 1)
     calib_iters = 20
     t0 = time.time()
     res = []
     pool_map([
         dict(make_job(slowest, seeds[0] + 1000 + i, calib_iters, '_calib'),
              calibrate=True) for i in range(n)
-    ], workers, lambda r, i: res.append(r))
+    ], pool, lambda r, i: res.append(r))
     per_iter = max(r['per_iter_s'] for r in res)
     setup = max(r['train_s'] - calib_iters * r['per_iter_s'] for r in res)
     clip = size['clip']
@@ -1056,11 +1054,16 @@ def main(argv=None) -> dict:
                                       f'{variant}_s{seed}'),
                              scan_backend, size['workers']))
 
+    # one pool for the calibration and the runs: each worker imports and
+    # initialises the device once
+    pool = ProcessPoolExecutor(
+        jobs, mp_context=multiprocessing.get_context('spawn')) \
+        if jobs > 0 else None
     calibration = None
     if args.time_budget:
         calibration = fit_iters(size, args.variants, seeds,
                                 args.time_budget - (time.time() - t_start),
-                                make_job)
+                                make_job, pool)
         size['iters'] = calibration['iters']
     queue = [
         make_job(v, s, size['iters']) for s in seeds for v in args.variants
@@ -1096,7 +1099,11 @@ def main(argv=None) -> dict:
 
     log(f"training {len(queue)} runs of {size['iters']} iterations, "
         f'{max(jobs, 1)} at a time')
-    pool_map(queue, jobs, done)
+    try:
+        pool_map(queue, pool, done)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     result = partial(runs)
     table = write_results(out, result)
     print(table, flush=True)
