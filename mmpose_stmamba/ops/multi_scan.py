@@ -59,20 +59,20 @@ def multi_order_scan(u,
     """Scan a clip in K orders and merge each forward/reverse pair.
 
     Order k runs a selective scan over the tokens in the sequence of
-    ``perm[k]`` with its own delta, B, C and its own K*D slice of A, D
+    ``perm[k]`` with its own delta, B, C and its own Dm rows of A, D
     and delta_bias; its output is put back in canonical order; orders
     k and k + K/2 are summed.
 
     Args:
-        u (Tensor): tokens in canonical (t, h, w) order, (B, D, L), shared
+        u (Tensor): tokens in canonical (t, h, w) order, (B, Dm, L), shared
             by all orders.
         delta (Tensor): per-order step sizes, canonical order,
-            (B, K, D, L).
-        A (Tensor): (K*D, N), float32; rows [k*D, (k+1)*D) for order k.
+            (B, K, Dm, L).
+        A (Tensor): (K*Dm, N), float32; rows [k*Dm, (k+1)*Dm) for order k.
         B (Tensor): per-order input projections, canonical, (B, K, N, L).
         C (Tensor): per-order output projections, canonical, (B, K, N, L).
-        D (Tensor, optional): skip weights, (K*D,). Defaults to None.
-        delta_bias (Tensor, optional): (K*D,). Defaults to None.
+        D (Tensor, optional): skip weights, (K*Dm,). Defaults to None.
+        delta_bias (Tensor, optional): (K*Dm,). Defaults to None.
         delta_softplus (bool): softplus on delta. Defaults to True.
         orders (str | Sequence[str]): ``'sts6d'``, ``'wsts'`` or order
             names (:mod:`.scan_orders`); K = len(orders), even.
@@ -89,7 +89,7 @@ def multi_order_scan(u,
             replaces ``'auto'``. Defaults to ``'auto'``.
 
     Returns:
-        Tensor: (B, K//2, D, L) in canonical order and u's dtype; for
+        Tensor: (B, K//2, Dm, L) in canonical order and u's dtype; for
         ``'sts6d'`` the pairs are (unified, spatial, temporal).
     """
     names = normalize_orders(orders)
@@ -106,13 +106,13 @@ def multi_order_scan(u,
     batch, dim, length = u.shape
     K = len(names)
     perm, inv = get_orders(names, T, H, W, window, unified_layout, u.device)
-    us = gather_orders(u, perm, inv)  # (B, K*D, L)
+    us = gather_orders(u, perm, inv)  # (B, K*Dm, L)
     ds = gather_orders(delta, perm, inv).reshape(batch, K * dim, length)
     Bs = gather_orders(B, perm, inv)  # (B, K, N, L): group k = order k
     Cs = gather_orders(C, perm, inv)
     y = selective_scan(us, ds, A, Bs, Cs, D=D, delta_bias=delta_bias,
                        delta_softplus=delta_softplus, backend=name)
-    return merge_pairs(y, inv, K, perm)  # (B, K//2, D, L)
+    return merge_pairs(y, inv, K, perm)  # (B, K//2, Dm, L)
 
 
 def _resolve(backend, u, delta, A, B, C, D, delta_bias, delta_softplus,
@@ -163,7 +163,7 @@ def _fused_supports(fused, u, delta, A, B, C, D, delta_bias,
 def _check_inputs(u, delta, A, B, C, D, delta_bias, names, grid):
     """Shape checks; returns (T, H, W).  ValueError names the argument."""
     if u.dim() != 3:
-        raise ValueError(f'u must be (B, D, L), got {tuple(u.shape)}')
+        raise ValueError(f'u must be (B, Dm, L), got {tuple(u.shape)}')
     batch, dim, length = u.shape
     K = len(names)
     if len(grid) != 3 or grid[0] * grid[1] * grid[2] != length:
