@@ -35,10 +35,10 @@ def scan_reference(u, delta, A, B, C, D=None, z=None, delta_bias=None,
     if C.dim() == 3:
         C = C[:, None]
     # Channel j reads group j // (d / g) of B and C.
-    group_of = torch.arange(d) // (d // B.shape[1])
+    group_of = torch.arange(d, device=u.device) // (d // B.shape[1])
     Bd = B.to(f64)[:, group_of]  # (b, d, n, L)
     Cd = C.to(f64)[:, group_of]
-    state = torch.zeros(b, d, A.shape[1], dtype=f64)
+    state = torch.zeros(b, d, A.shape[1], dtype=f64, device=u.device)
     outputs = []
     for t in range(length):
         dt = delta[:, :, t].unsqueeze(-1)  # (b, d, 1)
@@ -70,7 +70,7 @@ def multi_order_reference(u, delta, A, B, C, D, delta_bias, delta_softplus,
     K = len(perms)
     restored = []
     for k, perm in enumerate(perms):
-        p = torch.as_tensor(perm)
+        p = torch.as_tensor(perm, device=u.device)
         rows = slice(k * d, (k + 1) * d)
         y, _ = scan_reference(
             u[..., p], delta[:, k][..., p], A[rows], B[:, k][..., p],
