@@ -18,8 +18,8 @@ import functools
 import importlib
 import os
 
-from .scan_orders import gather_orders, get_orders, merge_pairs, \
-    normalize_orders
+from .scan_orders import (gather_orders, get_orders, merge_pairs,
+                          normalize_orders)
 from .selective_scan import _BACKENDS, ENV_BACKEND, selective_scan
 
 _FUSED_MODULE = 'mmpose_stmamba.ops.scan_triton'
