@@ -2,8 +2,9 @@
 
 Importing this package registers every module of the plugin into MMPose's
 registries (scope ``mmpose``): put
-``custom_imports = dict(imports=['mmpose_stmamba'], allow_failed_imports=False)``
-in a config.  Nothing optional (mamba-ssm, Triton) is imported here.
+``custom_imports = dict(imports=['mmpose_stmamba'],
+allow_failed_imports=False)`` in a config.  Nothing optional (mamba-ssm,
+Triton) is imported here.
 
 Shape letters used in docstrings: B batch, T frames, H x W feature size,
 C channels, D inner width, N state size, K scan orders, L = T * H * W tokens.

@@ -6,6 +6,7 @@ from mmengine.config import Config
 
 import mmpose_stmamba
 
+
 def _exported_classes(subpackage):
     module = importlib.import_module(f'mmpose_stmamba.{subpackage}')
     for name in getattr(module, '__all__', []):

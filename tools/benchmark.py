@@ -124,7 +124,7 @@ def section_ceilings(args, res):
     y = torch.empty_like(x)
     m = measure(lambda: y.copy_(x), min_reps=5)
     bw = 2 * n * 4 / (m['ms'] * 1e-3)  # bytes read + written
-    del x, y
+    x = y = None  # free the 2 GiB before the next measurement
     out = dict(copy_bandwidth_Bps=bw)
     if args.device == 'cuda':
         import triton
@@ -449,6 +449,7 @@ def section_neck(args, res):
 def section_train(args, res):
     """One optimiser step of GLSMamba-B on random clips, clips/s."""
     import timm.models.vision_transformer as tv
+
     from mmpose_stmamba.models.necks.glsmamba_neck import GLSMambaNeck
     from mmpose_stmamba.models.necks.vitpose_deconv import ViTPoseDeconvNeck
     cfg = model_cfg()

@@ -64,8 +64,8 @@ def main(argv=None) -> Dict[str, float]:
           ' '.join(f'{"split" + str(i + 1):>7}'
                    for i in range(len(per_split))) + f' {"mean":>7}')
     for k, v in mean.items():
-        print(f'{k:<{width}} ' + ' '.join(f'{r[k]:7.2f}'
-                                         for r in per_split) + f' {v:7.2f}')
+        cells = ' '.join(f'{r[k]:7.2f}' for r in per_split)
+        print(f'{k:<{width}} {cells} {v:7.2f}')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(mean, f, indent=2)

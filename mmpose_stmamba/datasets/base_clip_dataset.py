@@ -18,9 +18,9 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 from mmengine.logging import print_log
-
 from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
+
 from .clip_utils import (DataFormatError, FrameNaming, SkipLog, as_floats,
                          as_int, check_frame_offsets, data_error)
 

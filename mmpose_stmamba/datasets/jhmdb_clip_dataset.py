@@ -8,6 +8,7 @@ MMPose we subtract 1 from the MATLAB 1-based box and keypoint coordinates.
 from typing import Optional
 
 from mmpose.registry import DATASETS
+
 from .base_clip_dataset import BaseClipDataset
 from .metainfo import metainfo_file
 

@@ -11,7 +11,6 @@ import logging
 from typing import Optional, Sequence
 
 from mmengine.hooks import Hook
-
 from mmpose.registry import HOOKS
 
 

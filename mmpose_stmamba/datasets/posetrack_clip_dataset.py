@@ -9,6 +9,7 @@ version-named classes (docs/STYLE.md); the version only records which data
 set this is, because frame naming is decided per video from the disk.
 """
 from mmpose.registry import DATASETS
+
 from .base_clip_dataset import BaseClipDataset
 from .metainfo import metainfo_file
 

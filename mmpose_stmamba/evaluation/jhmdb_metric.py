@@ -25,7 +25,6 @@ from typing import Dict, Optional, Sequence, Union
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
-
 from mmpose.registry import METRICS
 
 #: Sub-JHMDB joint groups (indices into the 15-point layout).

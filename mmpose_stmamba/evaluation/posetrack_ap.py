@@ -731,4 +731,3 @@ def split_by_video(coco: dict) -> Dict[str, dict]:
     for v in videos.values():
         v['images'].sort(key=lambda im: _frame_index(im['file_name'], 0))
     return videos
-

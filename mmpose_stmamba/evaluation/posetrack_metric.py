@@ -25,9 +25,9 @@ from typing import Dict, List, Optional, Sequence
 import numpy as np
 from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
-
 from mmpose.evaluation.functional import oks_nms, soft_oks_nms
 from mmpose.registry import METRICS
+
 from . import posetrack_ap as pt
 
 SCORE_MODES = ('bbox_keypoint', 'keypoint', 'bbox')
@@ -304,4 +304,3 @@ class PoseTrackMAP(BaseMetric):
         metrics['Recall'] = res['recall']['Total']
         metrics['AccelErr'] = res['accel_err']
         return metrics
-

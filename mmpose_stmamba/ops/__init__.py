@@ -9,9 +9,8 @@ from .scan_orders import (ORDER_PRESETS, ORDER_TYPES, STS6D_ORDERS,
                           get_orders, merge_pairs, normalize_orders,
                           order_permutation)
 from .scan_torch import selective_scan_ref, selective_scan_torch
-from .selective_scan import (ENV_BACKEND, available_backends,
-                             resolve_backend, selective_scan,
-                             selective_scan_flops)
+from .selective_scan import (ENV_BACKEND, available_backends, resolve_backend,
+                             selective_scan, selective_scan_flops)
 
 __all__ = [
     'selective_scan', 'selective_scan_ref', 'selective_scan_torch',

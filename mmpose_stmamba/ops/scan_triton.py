@@ -942,4 +942,3 @@ def scan_flops(batch: int, k: int, dm: int, n: int, seq: int) -> dict:
     # dt*A, exp, a*h+b (2), C*h accumulate (2), dt*u*B (2 per state/token).
     return dict(states=states, exp=states + 2 * batch * k * dm * seq,
                 flop=7 * states)
-

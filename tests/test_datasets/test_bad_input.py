@@ -9,11 +9,11 @@ from unittest import mock
 
 import numpy as np
 import pytest
-from clip_data_helpers import (PT18, PT18_DET, pt18_ann, read_json, write_json)
+from clip_data_helpers import PT18, PT18_DET, pt18_ann, read_json, write_json
 
 from mmpose_stmamba.datasets import (DataFormatError, LoadClipFrames,
-                                     PoseTrackClipDataset)
-from mmpose_stmamba.datasets import base_clip_dataset, clip_utils
+                                     PoseTrackClipDataset, base_clip_dataset,
+                                     clip_utils)
 
 N_SAMPLE = 14  # persons in the sample annotation
 

@@ -9,8 +9,8 @@ import os.path as osp
 import mmpose
 import numpy as np
 import pytest
-
 from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
 from mmpose_stmamba.datasets import JhmdbClipDataset, PoseTrackClipDataset
 
 MIM = osp.join(

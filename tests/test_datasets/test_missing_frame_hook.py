@@ -6,7 +6,6 @@ import logging
 from unittest import mock
 
 import pytest
-
 from mmpose.registry import HOOKS
 from mmpose.structures import PoseDataSample
 

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from clip_data_helpers import (PT18, PT18_ANN, PT18_DET, VIDEO, read_json,
                                video_annotation, write_frames, write_json)
-
 from mmpose.registry import DATASETS
+
 from mmpose_stmamba.datasets import PoseTrackClipDataset
 
 REQUIRED_KEYS = {

@@ -11,7 +11,6 @@ import os.path as osp
 import numpy as np
 import pytest
 from clip_data_helpers import read_json
-
 from mmpose.registry import DATASETS
 
 TOOL = osp.join(

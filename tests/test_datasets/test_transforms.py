@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from clip_data_helpers import PT18, video_annotation, write_json
 from mmcv.transforms import Compose
-
 from mmpose.registry import DATASETS, TRANSFORMS
+
 from mmpose_stmamba.datasets import CLIP_META_KEYS, LoadClipFrames
 
 INPUT = (192, 256)

@@ -16,7 +16,6 @@ import sys
 import pytest
 import torch
 from mmengine.config import Config
-
 from mmpose.registry import MODELS
 
 HERE = osp.dirname(osp.abspath(__file__))
@@ -54,8 +53,9 @@ def _launch(mode, out_dir, ckpt, world_size):
 
 @pytest.fixture(scope='module')
 def checkpoint(tmp_path_factory):
-    import mmpose_stmamba  # noqa: F401  (registers the plugin)
     from mmengine.registry import init_default_scope
+
+    import mmpose_stmamba  # noqa: F401  (registers the plugin)
     init_default_scope('mmpose')
     torch.manual_seed(0)
     cfg = Config.fromfile(DEMO_CFG)
@@ -103,8 +103,9 @@ def test_ddp_training_syncs_trainable_and_keeps_frozen(checkpoint,
     rank1 = torch.load(osp.join(out, 'params_rank1.pth'))
     moved = []
     # BN statistics are buffers, not gradients: DDP does not average them
-    # (MMEngine wraps with broadcast_buffers=False; the configs' SyncBuffersHook
-    # syncs them at epoch ends), so only parameters must agree across ranks.
+    # (MMEngine wraps with broadcast_buffers=False; the configs'
+    # SyncBuffersHook syncs them at epoch ends), so only parameters must
+    # agree across ranks.
     buffers = ('running_mean', 'running_var', 'num_batches_tracked')
     for key, value in rank0.items():
         if not key.endswith(buffers):

@@ -10,7 +10,6 @@ import sys
 
 import numpy as np
 import pytest
-
 from mmpose.registry import METRICS
 
 REPO = osp.abspath(osp.join(osp.dirname(__file__), '..', '..'))

@@ -9,8 +9,8 @@ import os.path as osp
 
 import numpy as np
 import pytest
-
 from mmpose.registry import METRICS
+
 from mmpose_stmamba.evaluation import PoseTrackMAP
 from .conftest import K17, body, person17, video
 

@@ -60,8 +60,8 @@ def test_paper_configs_follow_the_paper():
     opt = cfg.optim_wrapper.optimizer
     assert (opt.type, opt.lr, opt.weight_decay) == ('AdamW', 1e-4, 0.01)
     sched = cfg.param_scheduler[0]
-    assert (sched.type, sched.milestones, sched.gamma) == ('MultiStepLR',
-                                                            [6, 12], 0.1)
+    assert (sched.type, sched.milestones,
+            sched.gamma) == ('MultiStepLR', [6, 12], 0.1)
     assert cfg.train_cfg.max_epochs == 20
     keys = cfg.optim_wrapper.paramwise_cfg.custom_keys
     assert keys['mixer.A_log'].decay_mult == 0

@@ -14,8 +14,7 @@ import sys
 import pytest
 import torch
 
-from mmpose_stmamba.ops.scan_orders import normalize_orders, \
-    order_permutation
+from mmpose_stmamba.ops.scan_orders import normalize_orders, order_permutation
 from ._reference import multi_order_reference
 
 HAS_CUDA = torch.cuda.is_available()

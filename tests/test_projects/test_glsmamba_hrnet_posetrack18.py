@@ -10,12 +10,11 @@ import math
 
 import pytest
 from mmengine.optim import build_optim_wrapper
+from mmpose.registry import MODELS
 from projects_helpers import (PT18, PT18_ANN, PT18_DET, assert_finite_loss,
                               changed, project_config, run_train_and_test,
                               sample_video_annotation, shrink_input,
                               small_loaders)
-
-from mmpose.registry import MODELS
 
 PROJECT = 'glsmamba_hrnet_posetrack18'
 FROZEN = 'glsmamba_hrnet-w32-frozen_8xb32-20e_posetrack18-256x192.py'

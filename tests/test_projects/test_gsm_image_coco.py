@@ -14,11 +14,10 @@ import mmpose
 import pytest
 import torch
 from mmengine.config import Config
+from mmpose.registry import MODELS
 from projects_helpers import (PT18, PT18_ANN, assert_finite_loss, changed,
                               project_config, run_train_and_test, shrink_input,
                               small_loaders)
-
-from mmpose.registry import MODELS
 
 PROJECT = 'gsm_image_coco'
 CONFIG = 'td-hm_hrnet-w32-gsm_8xb64-210e_coco-256x192.py'

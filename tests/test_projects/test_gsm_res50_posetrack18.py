@@ -9,12 +9,11 @@ the neck (width 32, one GSM block), the data.
 """
 import math
 
+from mmpose.registry import MODELS
 from projects_helpers import (PT18, PT18_ANN, assert_finite_loss, changed,
                               project_config, run_train_and_test,
                               sample_video_annotation, shrink_input,
                               small_loaders)
-
-from mmpose.registry import MODELS
 
 PROJECT = 'gsm_res50_posetrack18'
 CONFIG = 'glsmamba-gsm-3f_res50_8xb32-20e_posetrack18-256x192.py'

@@ -31,7 +31,7 @@ log "pip, wheel, setuptools"
 log "torch, torchvision (CPU machines run the same build on the CPU)"
 "${PIP[@]}" torch torchvision
 log "numpy, cython, mmengine, mmdet, openmim, pytest"
-"${PIP[@]}" numpy cython mmengine mmdet openmim pytest tqdm matplotlib
+"${PIP[@]}" numpy cython mmengine mmdet openmim pytest tqdm matplotlib flake8 isort
 
 # ---- mmcv 2.1.0 with CPU ops --------------------------------------------------------------
 if ! "$VENV/bin/python" -c 'import mmcv, mmcv.ops; assert mmcv.__version__ == "2.1.0"' 2>/dev/null; then

@@ -14,7 +14,6 @@ import numpy as np
 from mmcv.transforms import BaseTransform
 from mmengine.fileio import get
 from mmengine.logging import print_log
-
 from mmpose.registry import TRANSFORMS
 
 

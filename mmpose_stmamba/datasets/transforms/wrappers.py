@@ -17,7 +17,6 @@ from typing import Optional
 
 import numpy as np
 from mmcv.transforms import BaseTransform
-
 from mmpose.registry import TRANSFORMS
 
 

@@ -1,7 +1,6 @@
 import pytest
 import torch
 from mmpose.registry import MODELS
-
 from model_builders import make_clips, make_samples
 
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]

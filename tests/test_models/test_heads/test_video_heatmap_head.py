@@ -1,6 +1,5 @@
 import torch
 from mmpose.registry import MODELS
-
 from model_builders import NUM_KEYPOINTS, make_samples
 
 CODEC = dict(type='UDPHeatmap', input_size=(48, 64), heatmap_size=(12, 16),

@@ -4,8 +4,8 @@ import torch.nn.functional as F
 
 from mmpose_stmamba.models.layers import (DeformableAggregation,
                                           ModulatedDeformSampler)
-from mmpose_stmamba.models.layers.deformable_aggregation import (
-    _SampleAndSum, shift_frames)
+from mmpose_stmamba.models.layers.deformable_aggregation import (_SampleAndSum,
+                                                                 shift_frames)
 
 
 def _random_inputs(taps, k, G=2, C=4, B=2, T=3, H=5, W=4, scale=1.5):

@@ -3,8 +3,7 @@ import torch
 import torch.nn as nn
 from mmpose.registry import MODELS
 
-from mmpose_stmamba.models.layers import (KeepStream,
-                                          SequentialChannelAttention)
+from mmpose_stmamba.models.layers import KeepStream, SequentialChannelAttention
 
 X = (1, 3, 8, 6, 8)  # (B, T, H, W, D)
 

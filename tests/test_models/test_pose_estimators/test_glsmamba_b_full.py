@@ -9,7 +9,6 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmpose.registry import MODELS
-
 from model_builders import make_clips, make_samples
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(__file__))))

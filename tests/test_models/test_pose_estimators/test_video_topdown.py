@@ -1,7 +1,6 @@
 import pytest
 import torch
 from mmpose.registry import MODELS
-
 from model_builders import (NUM_KEYPOINTS, make_clips, make_samples,
                             tiny_estimator_cfg)
 
