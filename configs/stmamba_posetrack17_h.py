@@ -1,18 +1,7 @@
 # GLSMamba-H on PoseTrack17: stmamba_posetrack17.py with the frozen
 # ViTPose-H encoder.
-_base_ = ['./stmamba_posetrack17.py']
+_base_ = [
+    './stmamba_posetrack17.py', './_base_/models/vitpose-h_encoder.py'
+]
 
-# MMPose model zoo, ViTPose-H COCO 256x192 (78.8 AP), classic decoder:
-vitpose_checkpoint = (
-    'https://download.openmmlab.com/mmpose/v1/body_2d_keypoint/'
-    'topdown_heatmap/coco/td-hm_ViTPose-huge_8xb64-210e_coco-256x192-'
-    'e32adcd4_20230314.pth')
-
-# ViT-H/16 exactly as MMPose's td-hm_ViTPose-huge_8xb64-210e_coco-256x192.py
-model = dict(
-    backbone=dict(
-        arch='huge',
-        drop_path_rate=0.55,
-        init_cfg=dict(checkpoint=vitpose_checkpoint)),
-    encoder_neck=dict(
-        in_channels=1280, init_cfg=dict(checkpoint=vitpose_checkpoint)))
+model = {{_base_.vitpose_h_encoder}}
