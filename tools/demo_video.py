@@ -197,10 +197,12 @@ class Detector:
         cat_id (int): Class index of "person". Defaults to 0 (COCO).
         score_thr (float): Minimum box score. Defaults to 0.5.
         nms_thr (float): IoU threshold of the NMS. Defaults to 0.3.
+        max_persons (int, optional): Keep at most this many boxes per
+            frame, the highest scoring. Defaults to None (all).
     """
 
     def __init__(self, config, checkpoint, device, cat_id=0, score_thr=0.5,
-                 nms_thr=0.3):
+                 nms_thr=0.3, max_persons=None):
         try:
             from mmdet.apis import inference_detector, init_detector
         except ImportError as e:
@@ -219,6 +221,7 @@ class Detector:
         self.cat_id = cat_id
         self.score_thr = score_thr
         self.nms_thr = nms_thr
+        self.max_persons = max_persons
 
     def __call__(self, frame):
         """Boxes of one BGR frame: list of ``(xyxy, score, None)``."""
@@ -230,6 +233,9 @@ class Detector:
             (scores > self.score_thr)
         dets = np.concatenate([boxes[keep], scores[keep, None]], axis=1)
         dets = dets[nms(dets, self.nms_thr)] if len(dets) else dets
+        if self.max_persons is not None:
+            dets = dets[np.argsort(-dets[:, 4], kind='stable')]
+            dets = dets[:self.max_persons]
         return [(d[:4].astype(np.float32), float(d[4]), None) for d in dets]
 
 
@@ -410,6 +416,8 @@ def parse_args(argv=None):
                         help='detector class of "person" (COCO: 0)')
     parser.add_argument('--det-score-thr', type=float, default=0.5)
     parser.add_argument('--nms-thr', type=float, default=0.3)
+    parser.add_argument('--det-max-persons', type=int, default=None,
+                        help='keep at most this many boxes per frame')
     parser.add_argument('--out', required=True, help='.mp4 or .gif')
     parser.add_argument('--pred-out', help='also write predictions (JSON)')
     parser.add_argument('--online', action='store_true',
@@ -480,7 +488,8 @@ def main(argv=None):
     else:
         detector = Detector(args.det_config, args.det_checkpoint,
                             args.device, args.det_cat_id,
-                            args.det_score_thr, args.nms_thr)
+                            args.det_score_thr, args.nms_thr,
+                            args.det_max_persons)
 
         def boxes_of(i):
             return detector(source[i])

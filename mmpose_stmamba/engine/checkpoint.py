@@ -26,6 +26,8 @@ References:
     We never set ``TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD``: that switches the
     protection off for every load in the process.
 """
+import pickle
+
 import numpy as np
 import torch
 from mmengine.logging import HistoryBuffer
@@ -62,7 +64,6 @@ def _history_buffer_method(obj, name):
     Raises:
         pickle.UnpicklingError: For any other object or name.
     """
-    import pickle
     if obj is HistoryBuffer and name in HISTORY_BUFFER_METHODS:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(

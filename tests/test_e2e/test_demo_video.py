@@ -7,8 +7,8 @@ demo builds are the ones the data pipeline builds, not pose quality.
 """
 import importlib.util
 import json
-import re
 import os.path as osp
+import re
 import shutil
 
 import numpy as np
@@ -195,3 +195,36 @@ def test_detector_boxes_are_persons_after_nms():
                         torch.from_numpy(boxes)).numpy()
     np.fill_diagonal(iou, 0)
     assert iou.max() <= 0.3 + 1e-6
+
+
+def test_main_with_a_detector(tmp_path, random_checkpoint):
+    """``--det-config/--det-checkpoint`` end to end, with a randomly
+    initialised RTMDet-nano saved as a checkpoint (score threshold 0, so
+    its boxes reach the pose model)."""
+    pytest.importorskip('mmdet.apis')
+    import mmpose
+    from mmdet.apis import init_detector
+    det_cfg = osp.join(osp.dirname(mmpose.__file__), '.mim', 'demo',
+                       'mmdetection_cfg',
+                       'rtmdet_nano_320-8xb32_coco-person.py')
+    torch.manual_seed(0)
+    det_ckpt = tmp_path / 'rtmdet_random.pth'
+    detector = init_detector(det_cfg, None, device='cpu')
+    torch.save(dict(state_dict=detector.state_dict()),
+               det_ckpt)
+    init_default_scope('mmpose')
+    pred_out = tmp_path / 'pred.json'
+    records = demo.main([
+        VIDEO_DIR, CONFIG, random_checkpoint, '--det-config', det_cfg,
+        '--det-checkpoint', str(det_ckpt), '--det-score-thr', '0',
+        '--det-max-persons', '2', '--out', str(tmp_path / 'out.mp4'), '--pred-out', str(pred_out),
+        '--no-progress'
+    ])
+    # boxes from the detector reached the pose model, at most 2 a frame
+    frames = [r['frame'] for r in records]
+    assert set(frames) == set(range(5))
+    assert all(frames.count(f) <= 2 for f in range(5))
+    for r in records:
+        x1, y1, x2, y2 = r['bbox']
+        assert x2 > x1 and y2 > y1 and r['track_id'] is None
+    assert (tmp_path / 'out.mp4').stat().st_size > 0
