@@ -217,8 +217,8 @@ def test_main_with_a_detector(tmp_path, random_checkpoint):
     records = demo.main([
         VIDEO_DIR, CONFIG, random_checkpoint, '--det-config', det_cfg,
         '--det-checkpoint', str(det_ckpt), '--det-score-thr', '0',
-        '--det-max-persons', '2', '--out', str(tmp_path / 'out.mp4'), '--pred-out', str(pred_out),
-        '--no-progress'
+        '--det-max-persons', '2', '--out', str(tmp_path / 'out.mp4'),
+        '--pred-out', str(pred_out), '--no-progress'
     ])
     # boxes from the detector reached the pose model, at most 2 a frame
     frames = [r['frame'] for r in records]
