@@ -64,6 +64,12 @@ def enter_package():
             shell = types.ModuleType('mmpose_stmamba.models')
             shell.__path__ = [os.path.join(ROOT, 'mmpose_stmamba', 'models')]
             sys.modules['mmpose_stmamba.models'] = shell
+        # The neck builds its blocks through MODELS, whose first lookup
+        # imports the registry's location ``mmpose.models`` (mmdet, full
+        # mmcv, xtcocotools): mark it done; the blocks register themselves
+        # when their modules are imported.
+        from mmpose.registry import MODELS
+        MODELS._imported = True
     return reason
 
 

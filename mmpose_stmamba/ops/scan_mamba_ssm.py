@@ -52,6 +52,12 @@ def selective_scan_mamba_ssm(u,
     The kernel wants A, D and delta_bias in float32; they are cast here
     (a no-op for the usual fp32 parameters, and autograd casts the
     gradients back).
+
+    mamba-ssm's backward ignores the gradient of the returned last state
+    (only the output's gradient flows), so the last state is returned
+    detached: a loss on it then fails loudly instead of getting silently
+    wrong gradients.  The model never uses it; the ``torch`` backend
+    differentiates through it.
     """
     if not u.is_cuda:
         raise RuntimeError('selective_scan backend \'mamba_ssm\' needs CUDA '
@@ -64,5 +70,9 @@ def selective_scan_mamba_ssm(u,
     A = A.float()
     D = D.float() if D is not None else None
     delta_bias = delta_bias.float() if delta_bias is not None else None
-    return fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-              return_last_state)
+    out = fn(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+             return_last_state)
+    if return_last_state:
+        y, last_state = out
+        return y, last_state.detach()
+    return out

@@ -49,24 +49,27 @@ def make_inputs(batch, dim, length, state, groups=None, with_D=True,
     }
 
 
-def run_and_grad(fn, inputs, softplus, seed=1, **kwargs):
+def run_and_grad(fn, inputs, softplus, seed=1, last_state_grad=True,
+                 **kwargs):
     """Output, last state and the gradients of every given input."""
     y, last = fn(**inputs, delta_softplus=softplus, return_last_state=True,
                  **kwargs)
     g = torch.Generator().manual_seed(seed)
     gy = torch.randn(y.shape, generator=g).to(y.device)
     gl = torch.randn(last.shape, generator=g).to(y.device)
-    loss = (y.double() * gy).sum() + (last.double() * gl).sum()
+    loss = (y.double() * gy).sum()
+    if last_state_grad:
+        loss = loss + (last.double() * gl).sum()
     used = [n for n in NAMES if inputs[n] is not None]
     grads = torch.autograd.grad(loss, [inputs[n] for n in used])
     return y, last, dict(zip(used, grads))
 
 
-def reference_and_grad(inputs, softplus):
+def reference_and_grad(inputs, softplus, last_state_grad=True):
     def fn(delta_softplus, return_last_state, **kw):
         return scan_reference(**kw, delta_softplus=delta_softplus)
 
-    return run_and_grad(fn, inputs, softplus)
+    return run_and_grad(fn, inputs, softplus, last_state_grad=last_state_grad)
 
 
 def _close(actual, expected, rel, what):
@@ -77,9 +80,12 @@ def _close(actual, expected, rel, what):
         f'{what}: max error {err:.3e} > {rel:g} * {scale:.3e}'
 
 
-def assert_matches(inputs, softplus, rel, fn, **kwargs):
-    y, last, grads = run_and_grad(fn, inputs, softplus, **kwargs)
-    ry, rlast, rgrads = reference_and_grad(inputs, softplus)
+def assert_matches(inputs, softplus, rel, fn, last_state_grad=True,
+                   **kwargs):
+    y, last, grads = run_and_grad(fn, inputs, softplus,
+                                  last_state_grad=last_state_grad, **kwargs)
+    ry, rlast, rgrads = reference_and_grad(inputs, softplus,
+                                           last_state_grad)
     assert y.dtype == inputs['u'].dtype
     _close(y, ry, rel, 'output')
     _close(last, rlast, rel, 'last state')
@@ -207,12 +213,18 @@ def test_torch_backend_on_cuda():
 @pytest.mark.skipif(
     HAS_CUDA and mamba_ssm_unavailable_reason() is not None,
     reason='mamba-ssm is not importable (pip install -e .[cuda])')
-@pytest.mark.parametrize('dtype,rel', [(torch.float32, 1e-5),
+@pytest.mark.parametrize('dtype,rel', [(torch.float32, 1e-4),
                                        (torch.bfloat16, 2e-2)])
 def test_mamba_ssm_backend(dtype, rel):
     assert resolve_backend('auto', 'cuda') == 'mamba_ssm'
     for groups in (None, 2):
         inputs = make_inputs(2, 8, 300, 16, groups, dtype=dtype,
                              device='cuda', seed=8)
+        # mamba-ssm does not backpropagate through the last state (its
+        # backward ignores that gradient), so the adapter detaches it:
+        # compare its value, and the gradients of the output alone.
         assert_matches(inputs, True, rel, selective_scan,
-                       backend='mamba_ssm')
+                       last_state_grad=False, backend='mamba_ssm')
+        _, last = selective_scan(**inputs, delta_softplus=True,
+                                 return_last_state=True, backend='mamba_ssm')
+        assert not last.requires_grad
