@@ -9,7 +9,13 @@ _base_ = [
 
 codec = _base_.codec
 
-train_cfg = dict(by_epoch=True, max_epochs=20, val_interval=4)
+# MMEngine's stock epoch loop repeats an interrupted epoch on --resume; this
+# one continues at the iteration where the run stopped (same schedule).
+train_cfg = dict(
+    _delete_=True,
+    type='ResumableEpochBasedTrainLoop',
+    max_epochs=20,
+    val_interval=4)
 frame_offsets = (-2, -1, 0, 1, 2)
 
 # base dataset settings

@@ -27,7 +27,7 @@ def test_import_does_not_pull_optional_backends():
 def test_every_exported_class_is_registered_somewhere():
     import mmpose.registry as registries
     names = ['MODELS', 'DATASETS', 'TRANSFORMS', 'METRICS', 'HOOKS',
-             'KEYPOINT_CODECS']
+             'KEYPOINT_CODECS', 'LOOPS']
     for subpackage in ('models', 'datasets', 'evaluation', 'engine'):
         for name, cls in _exported_classes(subpackage):
             if issubclass(cls, Exception):

@@ -11,8 +11,11 @@ References:
 """
 from .checkpoint import (checkpoint_safe_globals,
                          register_checkpoint_safe_globals)
-from .loops import ResumableEpochBasedTrainLoop  # noqa: F401 (registers)
+from .loops import ResumableEpochBasedTrainLoop
 
 register_checkpoint_safe_globals()
 
-__all__ = ['checkpoint_safe_globals', 'register_checkpoint_safe_globals']
+__all__ = [
+    'ResumableEpochBasedTrainLoop', 'checkpoint_safe_globals',
+    'register_checkpoint_safe_globals'
+]
