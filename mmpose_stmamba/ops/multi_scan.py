@@ -16,6 +16,7 @@ case.
 """
 import functools
 import importlib
+import importlib.util
 import os
 
 from .scan_orders import (gather_orders, get_orders, merge_pairs,
@@ -24,6 +25,15 @@ from .selective_scan import _BACKENDS, ENV_BACKEND, selective_scan
 
 _FUSED_MODULE = 'mmpose_stmamba.ops.scan_triton'
 _FUSED_FN = 'multi_order_scan_triton'
+
+# Whether 'auto' takes the fused kernel where it can run.  Measured on an
+# H100 it is slower than the six-copies route through mamba-ssm for
+# training (563 vs 265 ms fwd+bwd) although it needs less memory (13.8 vs
+# 21.1 GiB; docs/benchmark.md), so by default 'auto' keeps mamba-ssm where
+# it is installed and takes the fused kernel otherwise (~25x faster than
+# the torch backend).  STMAMBA_FUSED_SCAN=1 always prefers it, =0 never;
+# an explicit backend='triton' is not affected.
+ENV_FUSED = 'STMAMBA_FUSED_SCAN'
 
 
 @functools.lru_cache(maxsize=None)
@@ -140,9 +150,10 @@ def _resolve(backend, u, delta, A, B, C, D, delta_bias, delta_softplus,
         if u.is_cuda:
             fused = _load_fused()[0]
             if fused is not None and hasattr(
-                    fused, 'is_supported') and _fused_supports(
-                    fused, u, delta, A, B, C, D, delta_bias,
-                    delta_softplus, kwargs):
+                    fused, 'is_supported') and _auto_takes_fused(
+                    ) and _fused_supports(fused, u, delta, A, B, C, D,
+                                          delta_bias, delta_softplus,
+                                          kwargs):
                 return 'triton'
         return 'auto'
     if backend not in _BACKENDS:
@@ -150,6 +161,20 @@ def _resolve(backend, u, delta, A, B, C, D, delta_bias, delta_softplus,
                          f'backend; choose \'auto\', \'triton\' or one of '
                          f'{sorted(_BACKENDS)}')
     return backend
+
+
+def _auto_takes_fused():
+    """'auto' policy for the fused kernel (see ``ENV_FUSED``)."""
+    prefer = os.environ.get(ENV_FUSED, 'auto')
+    if prefer in ('0', '1'):
+        return prefer == '1'
+    return not _mamba_ssm_installed()
+
+
+@functools.lru_cache(maxsize=1)
+def _mamba_ssm_installed():
+    # find_spec does not import (mamba-ssm's import pulls in a lot).
+    return importlib.util.find_spec('selective_scan_cuda') is not None
 
 
 def _fused_supports(fused, u, delta, A, B, C, D, delta_bias,

@@ -86,14 +86,6 @@ FWD_CFG = dict(BLOCK_D=16, CHUNK=32, num_warps=8, TOK_FIRST=True)
 # interpreter but was not timed on a GPU yet: off until it is.
 BWD_CFG = dict(BLOCK_D=8, CHUNK=32, SEG=1, num_warps=4, TOK_FIRST=False)
 
-# Whether the generic dispatcher ('auto') should take this kernel when
-# mamba-ssm is installed too.  Measured on H100 the fused kernel is slower
-# than the six-copies route through mamba-ssm for training (563 vs 265 ms
-# fwd+bwd) although it needs less memory (13.8 vs 21.1 GiB), so by default
-# 'auto' keeps mamba-ssm where it exists and uses this kernel otherwise
-# (it is ~25x faster than the torch backend).  STMAMBA_FUSED_SCAN=1
-# always prefers it, =0 never.
-ENV_PREFER = 'STMAMBA_FUSED_SCAN'
 
 if TRITON_AVAILABLE:
 
@@ -677,28 +669,17 @@ def is_supported(u: torch.Tensor,
                  unified_layout: Optional[str] = None,
                  perms: Optional[torch.Tensor] = None,
                  **kwargs) -> bool:
-    """Whether the dispatcher's 'auto' should use the fused kernel here.
+    """Whether the fused kernel can run these inputs.
 
-    The kernel can run CUDA tensors with Triton installed,
-    float32/bfloat16/float16 inputs of the shapes in the contract, K = 2,
-    4 or 6 orders given as forward/reverse pairs and N <= 64.  Where it
-    can, it is preferred unless mamba-ssm is installed (measured faster,
-    see ``ENV_PREFER``).  Extra keyword arguments are ignored.
+    It can run CUDA tensors with Triton installed (CPU tensors under
+    ``TRITON_INTERPRET=1``), float32/bfloat16/float16 inputs of the shapes
+    in the contract, K = 2, 4 or 6 orders given as forward/reverse pairs
+    and N <= 64.  Whether ``'auto'`` prefers it to the generic route is the
+    dispatcher's decision (:mod:`.multi_scan`).  Extra keyword arguments
+    are ignored.
     """
-    if _why_unsupported(u, delta, A, B, C, D, delta_bias, orders, grid,
-                        window, unified_layout, perms) is not None:
-        return False
-    prefer = os.environ.get(ENV_PREFER, 'auto')
-    if prefer in ('0', '1'):
-        return prefer == '1'
-    return not _mamba_ssm_installed()
-
-
-@functools.lru_cache(maxsize=1)
-def _mamba_ssm_installed() -> bool:
-    # find_spec does not import (mamba-ssm's import pulls in a lot).
-    import importlib.util
-    return importlib.util.find_spec('selective_scan_cuda') is not None
+    return _why_unsupported(u, delta, A, B, C, D, delta_bias, orders, grid,
+                            window, unified_layout, perms) is None
 
 
 def _why_unsupported(u, delta, A, B, C, D, delta_bias, orders, grid, window,

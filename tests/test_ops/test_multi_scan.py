@@ -97,6 +97,44 @@ def test_explicit_triton_calls_the_fused_hook(monkeypatch):
     assert calls == [('is_supported', expected), ('scan', expected)]
 
 
+@pytest.mark.parametrize('env,installed,expected', [
+    (None, False, True), (None, True, False), ('1', True, True),
+    ('0', False, False)])
+def test_auto_policy_for_the_fused_kernel(monkeypatch, env, installed,
+                                          expected):
+    # 'auto' keeps mamba-ssm where it is installed (measured faster) unless
+    # STMAMBA_FUSED_SCAN says otherwise.
+    if env is None:
+        monkeypatch.delenv(multi_scan_module.ENV_FUSED, raising=False)
+    else:
+        monkeypatch.setenv(multi_scan_module.ENV_FUSED, env)
+    monkeypatch.setattr(multi_scan_module, '_mamba_ssm_installed',
+                        lambda: installed)
+    assert multi_scan_module._auto_takes_fused() is expected
+
+
+def test_explicit_triton_ignores_the_auto_policy(monkeypatch):
+    class FakeFused:
+
+        @staticmethod
+        def is_supported(*args, **kwargs):
+            return True
+
+        @staticmethod
+        def multi_order_scan_triton(u, delta, A, B, C, D, delta_bias,
+                                    delta_softplus, **kwargs):
+            return torch.zeros(u.shape[0], delta.shape[1] // 2,
+                               *u.shape[1:])
+
+    monkeypatch.setattr(multi_scan_module, '_load_fused',
+                        lambda: (FakeFused, None))
+    monkeypatch.setenv(multi_scan_module.ENV_FUSED, '0')
+    inputs = make_inputs(6)
+    y = multi_order_scan(**inputs, orders='sts6d', grid=(2, 3, 4),
+                         backend='triton')
+    assert y.shape == (2, 3, 3, 24)
+
+
 def test_errors(monkeypatch):
     monkeypatch.delenv('STMAMBA_SCAN_BACKEND', raising=False)
     inputs = {k: v.detach() for k, v in make_inputs(6).items()}

@@ -226,21 +226,20 @@ def test_gpu_matches_generic_torch_backend(orders):
 
 @pytest.mark.gpu
 @gpu
-def test_gpu_auto_dispatch_follows_preference():
-    from mmpose_stmamba.ops import scan_triton
+def test_gpu_auto_dispatch_follows_preference(monkeypatch):
+    from mmpose_stmamba.ops import multi_scan, scan_triton
     x = make_inputs(1, 8, 16, (3, 8, 6), 6, torch.bfloat16, 'cuda', 4)
-    args = (x['u'], x['delta'], x['A'], x['B'], x['C'])
-    kw = dict(orders='sts6d', grid=(3, 8, 6))
-    old = os.environ.get(scan_triton.ENV_PREFER)
-    try:
-        os.environ[scan_triton.ENV_PREFER] = '1'
-        assert scan_triton.is_supported(*args, **kw)
-        os.environ[scan_triton.ENV_PREFER] = '0'
-        assert not scan_triton.is_supported(*args, **kw)
-    finally:
-        os.environ.pop(scan_triton.ENV_PREFER)
-        if old is not None:
-            os.environ[scan_triton.ENV_PREFER] = old
+    args = (x['u'], x['delta'], x['A'], x['B'], x['C'], None, None, True)
+    kw = dict(orders=multi_scan.normalize_orders('sts6d'), grid=(3, 8, 6),
+              window=(8, 6), unified_layout='wide_rows')
+    # capability does not depend on the preference
+    assert scan_triton.is_supported(*args, **kw)
+    monkeypatch.delenv(multi_scan.ENV_BACKEND, raising=False)
+    monkeypatch.setenv(multi_scan.ENV_FUSED, '1')
+    assert multi_scan._resolve('auto', *args, kw) == 'triton'
+    monkeypatch.setenv(multi_scan.ENV_FUSED, '0')
+    assert multi_scan._resolve('auto', *args, kw) == 'auto'
+    assert multi_scan._resolve('triton', *args, kw) == 'triton'
 
 
 @pytest.mark.gpu
