@@ -377,6 +377,30 @@ def fwd_bwd(model, x, dev, tuple_input=False):
     return fn
 
 
+def timed_case(section, row, build, args, max_reps, tuple_input=False):
+    """Time fwd+bwd of ``build() -> (model, x)`` into ``row``.
+
+    A failure (OOM, an unsupported backend) is recorded in the row, so one
+    case does not end the section.
+    """
+    free()
+    model = x = None
+    try:
+        torch.manual_seed(0)
+        model, x = build()
+        model = model.to(args.device)
+        x = x.to(args.device).requires_grad_(True)
+        row['params_M'] = sum(p.numel() for p in model.parameters()) / 1e6
+        row.update(measure(fwd_bwd(model, x, args.device, tuple_input),
+                           max_reps=max_reps))
+    except Exception as err:
+        row['error'] = f'{type(err).__name__}: {err}'[:300]
+        traceback.print_exc()
+    model = x = None
+    print(section, row, flush=True)
+    return row
+
+
 def section_block(args, res):
     from mmpose_stmamba.models.necks.gsm_block import GSMBlock
     gsm_cfg = dict(model_cfg()['neck']['gsm_cfg'])
@@ -389,30 +413,18 @@ def section_block(args, res):
     for width in widths:
         plans = [('attention', None)] + [('gsm', b) for b in backends]
         for kind, backend in plans:
-            free()
             row = dict(width=width, kind=kind, backend=backend, batch=batch,
                        grid=(t, h, w), gsm_cfg=gsm_cfg)
-            try:
-                torch.manual_seed(0)
+
+            def build(width=width, kind=kind, backend=backend):
                 if kind == 'attention':
-                    model = AttentionBlock(width)
-                    x = torch.randn(batch, t * h * w, width)
-                else:
-                    model = GSMBlock(width, num_frames=t,
-                                     scan_backend=backend, **gsm_cfg)
-                    x = torch.randn(batch, t, h, w, width)
-                model = model.to(args.device)
-                x = x.to(args.device).requires_grad_(True)
-                row['params_M'] = sum(p.numel()
-                                      for p in model.parameters()) / 1e6
-                row.update(measure(fwd_bwd(model, x, args.device),
-                                   max_reps=6))
-            except Exception as err:
-                row['error'] = f'{type(err).__name__}: {err}'[:300]
-                traceback.print_exc()
-            model = x = None
-            rows.append(row)
-            print('block', row, flush=True)
+                    return (AttentionBlock(width),
+                            torch.randn(batch, t * h * w, width))
+                return (GSMBlock(width, num_frames=t, scan_backend=backend,
+                                 **gsm_cfg),
+                        torch.randn(batch, t, h, w, width))
+
+            rows.append(timed_case('block', row, build, args, max_reps=6))
     res['block'] = rows
 
 
@@ -429,26 +441,17 @@ def section_neck(args, res):
     for (h, w) in sizes:
         for t in frames:
             for kind in ('glsmamba', 'attention'):
-                free()
                 row = dict(kind=kind, T=t, H=h, W=w, batch=batch)
-                try:
-                    torch.manual_seed(0)
-                    if kind == 'glsmamba':
-                        model = GLSMambaNeck(num_frames=t, **cfg)
-                    else:
-                        model = AttentionNeck(cfg['in_channels'],
-                                              cfg['embed_dims'], depth)
-                    model = model.to(args.device)
-                    x = torch.randn(batch, t, cfg['in_channels'], h, w,
-                                    device=args.device, requires_grad=True)
-                    row.update(measure(fwd_bwd(model, x, args.device, True),
-                                       max_reps=5))
-                except Exception as err:
-                    row['error'] = f'{type(err).__name__}: {err}'[:300]
-                    traceback.print_exc()
-                model = x = None
-                rows.append(row)
-                print('neck', row, flush=True)
+
+                def build(kind=kind, t=t, h=h, w=w):
+                    model = GLSMambaNeck(num_frames=t, **cfg) \
+                        if kind == 'glsmamba' else AttentionNeck(
+                            cfg['in_channels'], cfg['embed_dims'], depth)
+                    return model, torch.randn(batch, t, cfg['in_channels'],
+                                              h, w)
+
+                rows.append(timed_case('neck', row, build, args,
+                                       max_reps=5, tuple_input=True))
     res['neck'] = rows
 
 
