@@ -172,7 +172,8 @@ def ceilings(res):
 
 
 # ------------------------------------------------------------------ scan
-def scan_inputs(batch, dm, n, grid, k, dtype, dev, seed=0):
+def scan_inputs(batch, dm, n, grid, k, dtype, dev, seed=0,
+                channels_last=False):
     g = torch.Generator(device='cpu').manual_seed(seed)
     length = math.prod(grid)
 
@@ -187,6 +188,11 @@ def scan_inputs(batch, dm, n, grid, k, dtype, dev, seed=0):
              A=A, B=rnd(batch, k, n, length), C=rnd(batch, k, n, length),
              D=rnd(k * dm, dt=torch.float32),
              delta_bias=rnd(k * dm, scale=0.5, dt=torch.float32))
+    if channels_last:  # memory (B, L, Dm) / (B, L, K, .) behind the views
+        x['u'] = x['u'].transpose(1, 2).contiguous().transpose(1, 2)
+        for key in ('delta', 'B', 'C'):
+            x[key] = x[key].permute(0, 3, 1, 2).contiguous().permute(
+                0, 2, 3, 1)
     for t in x.values():
         t.requires_grad_(True)
     return x
@@ -232,18 +238,26 @@ def section_scan(args, res):
     rows = []
     dms = args.scan_dms if not args.quick else (32, )
     for dm in dms:
-        plans = [('triton', args.batch), ('mamba_ssm', args.batch),
-                 ('torch', 2 if not args.quick else 1)]
-        for backend, batch in plans:
+        # (backend, batch, fused kernel design, channels-last inputs): each
+        # route gets the layout it is fastest with (the GSM block passes
+        # channels-last views; the generic route copies them contiguous).
+        plans = [('triton', args.batch, 'seq', True),
+                 ('triton', args.batch, 'tile', False),
+                 ('mamba_ssm', args.batch, None, False),
+                 ('torch', 2 if not args.quick else 1, None, False)]
+        for backend, batch, kernel, chl in plans:
             if args.device != 'cuda' and backend != 'torch':
                 continue
+            if kernel:
+                os.environ['STMAMBA_TRITON_KERNEL'] = kernel
             for backward in (False, True):
                 free()
-                row = dict(dm=dm, backend=backend, batch=batch,
+                row = dict(dm=dm, backend=backend, kernel=kernel,
+                           channels_last=chl, batch=batch,
                            backward=backward, grid=grid)
                 try:
                     x = scan_inputs(batch, dm, 16, grid, 6, torch.bfloat16,
-                                    args.device)
+                                    args.device, channels_last=chl)
                     row.update(measure(run_scan(x, backend, grid, backward),
                                        max_reps=5))
                     row.update(scan_floor(batch, dm, 16, math.prod(grid), 6,
@@ -254,6 +268,7 @@ def section_scan(args, res):
                 x = None
                 rows.append(row)
                 print('scan', row, flush=True)
+            os.environ.pop('STMAMBA_TRITON_KERNEL', None)
     res['scan'] = rows
 
 
@@ -524,13 +539,14 @@ def table(res):
                      f"{sw['chosen_bwd']}")
     for r in res.get('scan', []):
         tag = 'fwd+bwd' if r['backward'] else 'fwd'
+        route = r['backend'] + (f"/{r['kernel']}" if r.get('kernel') else '')
         if 'ms' in r:
             lines.append(
-                f"scan Dm={r['dm']} B={r['batch']} {r['backend']:9s} {tag:7s}"
+                f"scan Dm={r['dm']} B={r['batch']} {route:12s} {tag:7s}"
                 f" {r['ms']:8.1f} ms floor {r['floor_ms']:6.1f} "
                 f"(x{r['over_floor']:.1f}) peak {r['peak_gib']:.2f} GiB")
         else:
-            lines.append(f"scan Dm={r['dm']} {r['backend']} {tag}: "
+            lines.append(f"scan Dm={r['dm']} {route} {tag}: "
                          f"{r['error']}")
     for r in res.get('block', []):
         name = r['kind'] + ('' if r['backend'] is None else
@@ -597,7 +613,8 @@ def plots(res, out_dir):
     scans = [r for r in res.get('scan', []) if 'ms' in r]
     if scans:
         fig, ax = plt.subplots(figsize=(9, 4))
-        names = [f"Dm{r['dm']} B{r['batch']}\n{r['backend']} "
+        names = [f"Dm{r['dm']} B{r['batch']}\n{r['backend']}"
+                 f"{'/' + r['kernel'] if r.get('kernel') else ''} "
                  f"{'f+b' if r['backward'] else 'f'}" for r in scans]
         ax.bar(names, [r['ms'] for r in scans], label='measured')
         ax.scatter(names, [r['floor_ms'] for r in scans], color='k',

@@ -113,6 +113,9 @@ def multi_order_scan(u,
         return getattr(fused, _FUSED_FN)(u, delta, A, B, C, D, delta_bias,
                                          delta_softplus, **kwargs)
 
+    # The fused kernel reads any strides (channels-last is its fast layout);
+    # the gathers below want the token axis contiguous.
+    u, delta, B, C = (x.contiguous() for x in (u, delta, B, C))
     batch, dim, length = u.shape
     K = len(names)
     perm, inv = get_orders(names, T, H, W, window, unified_layout, u.device)

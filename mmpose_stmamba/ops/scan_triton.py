@@ -85,6 +85,12 @@ FWD_CFG = dict(BLOCK_D=16, CHUNK=32, num_warps=8, TOK_FIRST=True)
 # TOK_FIRST in the backward (the forward's winning tile) is exact in the
 # interpreter but was not timed on a GPU yet: off until it is.
 BWD_CFG = dict(BLOCK_D=8, CHUNK=32, SEG=1, num_warps=4, TOK_FIRST=False)
+# Which fused design runs: 'seq' (channel-per-lane kernels of
+# scan_triton_seq.py, token after token in each thread) or 'tile' (the
+# (chunk, channel, state) tiles above, associative scan).  Environment
+# override: STMAMBA_TRITON_KERNEL.  'seq' needs N to be a power of two;
+# other N take 'tile'.
+KERNEL = 'seq'
 
 
 if TRITON_AVAILABLE:
@@ -907,9 +913,26 @@ def multi_order_scan_triton(u: torch.Tensor,
                             unified_layout, u.device)
     if perms is not None:
         perms = perms.to(device=u.device, dtype=torch.int32).contiguous()
+    n = A.shape[-1]
+    if _kernel_name() == 'seq' and n & (n - 1) == 0:
+        # Every order through a table here (see scan_triton_seq._visit).
+        from .scan_triton_seq import MultiOrderScanSeq
+        if perms is None:
+            perms = _perm_table(names[:len(codes)], t, h, w, (wh, ww),
+                                unified_layout, u.device)
+        return MultiOrderScanSeq.apply(u, delta, A, B, C, D, delta_bias,
+                                       delta_softplus, perms)
     return _MultiOrderScan.apply(u, delta, A, B, C, D, delta_bias,
                                  delta_softplus, codes, (t, h, w, wh, ww),
                                  perms)
+
+
+def _kernel_name() -> str:
+    name = os.environ.get('STMAMBA_TRITON_KERNEL', KERNEL)
+    if name not in ('seq', 'tile'):
+        raise ValueError(f'STMAMBA_TRITON_KERNEL={name!r}: expected '
+                         "'seq' or 'tile'")
+    return name
 
 
 def scan_flops(batch: int, k: int, dm: int, n: int, seq: int) -> dict:

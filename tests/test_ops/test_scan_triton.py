@@ -38,8 +38,19 @@ def _rel(x, ref):
     return err if math.isfinite(err) else math.inf  # NaN must fail
 
 
+def _channels_last(key, t):
+    # Same values, memory laid out as the GSM block passes them: u as
+    # (B, L, Dm), delta / B / C as (B, L, K, .) behind the contract's views.
+    if key == 'u':
+        return t.transpose(1, 2).contiguous().transpose(1, 2)
+    if key in ('delta', 'B', 'C'):
+        return t.permute(0, 3, 1, 2).contiguous().permute(0, 2, 3, 1)
+    return t
+
+
 def make_inputs(batch, dm, n, grid, k, dtype, device, seed,
-                with_d=True, with_bias=True, softplus=True):
+                with_d=True, with_bias=True, softplus=True,
+                channels_last=False):
     """Random inputs of the contract (delta is pre-softplus)."""
     gen = torch.Generator().manual_seed(seed)
     length = math.prod(grid)
@@ -63,19 +74,23 @@ def make_inputs(batch, dm, n, grid, k, dtype, device, seed,
             out[key] = None
             continue
         t = t if key in ('A', 'D', 'delta_bias') else t.to(dtype)
-        out[key] = t.to(device).requires_grad_(True)
+        t = t.to(device)
+        if channels_last:
+            t = _channels_last(key, t)
+        out[key] = t.requires_grad_(True)
     return out
 
 
 def check_against_reference(orders, grid, window, layout, dm, n, dtype,
                             device, batch=2, softplus=True, seed=0,
-                            with_d=True, with_bias=True):
+                            with_d=True, with_bias=True,
+                            channels_last=False):
     """Max relative errors {output, grad name: err} of the fused op."""
     from mmpose_stmamba.ops.scan_triton import multi_order_scan_triton
     names = normalize_orders(orders)
     k = len(names)
     x = make_inputs(batch, dm, n, grid, k, dtype, device, seed, with_d,
-                    with_bias, softplus)
+                    with_bias, softplus, channels_last)
     out = multi_order_scan_triton(
         x['u'], x['delta'], x['A'], x['B'], x['C'], x['D'],
         x['delta_bias'], softplus, orders=orders, grid=grid, window=window,
@@ -100,10 +115,28 @@ def check_against_reference(orders, grid, window, layout, dm, n, dtype,
 
 def _interpreter_main():
     """Runs in a subprocess with TRITON_INTERPRET=1; prints the errors."""
-    from mmpose_stmamba.ops import scan_triton
+    from mmpose_stmamba.ops import scan_triton, scan_triton_seq
+    worst = 0.0
+    # 'seq' kernels: channel blocks and chunks that do not divide Dm / L,
+    # several segments, the table fallback, channels-last strides.
+    scan_triton.KERNEL = 'seq'
+    scan_triton_seq.SEQ_FWD_CFG.update(BLOCK_D=4, CHUNK=2, num_warps=1)
+    scan_triton_seq.SEQ_BWD_CFG.update(BLOCK_D=4, CHUNK=2, SEG=2,
+                                       num_warps=1)
+    for i, case in enumerate(SMALL_CASES):
+        errs = check_against_reference(*case, torch.float32, 'cpu',
+                                       seed=30 + i, channels_last=i == 0)
+        print('seq', case[0], case[1], errs)
+        worst = max(worst, *errs.values())
+    errs = check_against_reference('sts6d', (2, 2, 3), (8, 6), 'wide_rows',
+                                   3, 4, torch.float32, 'cpu', seed=39,
+                                   softplus=False, with_d=False,
+                                   with_bias=False)
+    print('seq sts6d plain', errs)
+    worst = max(worst, *errs.values())
+    scan_triton.KERNEL = 'tile'
     scan_triton.FWD_CFG.update(BLOCK_D=4, CHUNK=8, num_warps=1)
     scan_triton.BWD_CFG.update(BLOCK_D=4, CHUNK=8, SEG=2, num_warps=1)
-    worst = 0.0
     for i, case in enumerate(SMALL_CASES):
         errs = check_against_reference(*case, torch.float32, 'cpu', seed=i)
         print(case[0], case[1], errs)
@@ -179,33 +212,44 @@ GPU_CASES = [
 ]
 
 
+KERNELS = pytest.mark.parametrize('kernel', ['seq', 'tile'])
+
+
 @pytest.mark.gpu
 @gpu
+@KERNELS
 @pytest.mark.parametrize('case', GPU_CASES, ids=lambda c: f'{c[0]}-{c[1]}')
-def test_gpu_fp32_matches_reference(case):
-    errs = check_against_reference(*case, torch.float32, 'cuda')
+def test_gpu_fp32_matches_reference(case, kernel, monkeypatch):
+    monkeypatch.setenv('STMAMBA_TRITON_KERNEL', kernel)
+    errs = check_against_reference(*case, torch.float32, 'cuda',
+                                   channels_last=case[4] == 40)
     assert max(errs.values()) < 1e-4, errs
 
 
 @pytest.mark.gpu
 @gpu
-def test_gpu_bf16_matches_reference():
+@KERNELS
+def test_gpu_bf16_matches_reference(kernel, monkeypatch):
     # The reference sees the same bf16-rounded inputs; the error left is
     # the bf16 rounding of the outputs and gradients.
+    monkeypatch.setenv('STMAMBA_TRITON_KERNEL', kernel)
     errs = check_against_reference('sts6d', (2, 8, 6), (8, 6),
                                    'wide_rows', 32, 16, torch.bfloat16,
-                                   'cuda')
+                                   'cuda', channels_last=True)
     assert max(errs.values()) < 2e-2, errs
 
 
 @pytest.mark.gpu
 @gpu
+@KERNELS
 @pytest.mark.parametrize('orders', ['sts6d', 'wsts'])
-def test_gpu_matches_generic_torch_backend(orders):
+def test_gpu_matches_generic_torch_backend(orders, kernel, monkeypatch):
     from mmpose_stmamba.ops.multi_scan import multi_order_scan
+    monkeypatch.setenv('STMAMBA_TRITON_KERNEL', kernel)
     grid = (5, 16, 12)
     k = len(normalize_orders(orders))
-    x = make_inputs(2, 32, 16, grid, k, torch.float32, 'cuda', 3)
+    x = make_inputs(2, 96, 16, grid, k, torch.float32, 'cuda', 3,
+                    channels_last=True)
     y = {}
     grads = {}
     for backend in ('torch', 'triton'):
@@ -248,8 +292,9 @@ def test_gpu_auto_dispatch_follows_preference(monkeypatch):
     dict(BLOCK_D=16, CHUNK=32, num_warps=4, TOK_FIRST=True),
     dict(BLOCK_D=8, CHUNK=32, num_warps=4, TOK_FIRST=False)
 ], ids=['tokens-first', 'channels-first'])
-def test_gpu_forward_variants_match_reference(fwd_cfg):
+def test_gpu_forward_variants_match_reference(fwd_cfg, monkeypatch):
     from mmpose_stmamba.ops import scan_triton
+    monkeypatch.setenv('STMAMBA_TRITON_KERNEL', 'tile')
     saved = dict(scan_triton.FWD_CFG)
     scan_triton.FWD_CFG.clear()
     scan_triton.FWD_CFG.update(fwd_cfg)
@@ -265,8 +310,9 @@ def test_gpu_forward_variants_match_reference(fwd_cfg):
 
 @pytest.mark.gpu
 @gpu
-def test_gpu_tokens_first_backward_matches_reference():
+def test_gpu_tokens_first_backward_matches_reference(monkeypatch):
     from mmpose_stmamba.ops import scan_triton
+    monkeypatch.setenv('STMAMBA_TRITON_KERNEL', 'tile')
     saved = dict(scan_triton.BWD_CFG)
     scan_triton.BWD_CFG.update(TOK_FIRST=True, SEG=2)
     try:

@@ -163,15 +163,18 @@ class MultiOrderSSM(nn.Module):
         B, T, H, W, Dm = u.shape
         L, N, R = T * H * W, self.d_state, self.dt_rank
         tokens = u.reshape(B, L, Dm)
-        x_dbl = torch.einsum('bld,kcd->bkcl', tokens, self.x_proj_weight)
-        dt_low, Bs, Cs = x_dbl.split([R, N, N], dim=2)
-        delta = torch.einsum('bkrl,kdr->bkdl', dt_low, self.dt_proj_weight)
+        # Channels-last throughout (views, no copies): the fused kernel
+        # reads one coalesced row per token; the generic route makes its
+        # own contiguous copies.
+        x_dbl = torch.einsum('bld,kcd->blkc', tokens, self.x_proj_weight)
+        dt_low, Bs, Cs = x_dbl.split([R, N, N], dim=3)
+        delta = torch.einsum('blkr,kdr->blkd', dt_low, self.dt_proj_weight)
         y = self.scan(
-            tokens.transpose(1, 2).contiguous(),  # (B, Dm, L)
-            delta.contiguous(),  # (B, K, Dm, L)
+            tokens.transpose(1, 2),  # (B, Dm, L)
+            delta.permute(0, 2, 3, 1),  # (B, K, Dm, L)
             -torch.exp(self.A_log.float()),  # (K * Dm, N)
-            Bs.contiguous(),  # (B, K, N, L)
-            Cs.contiguous(),
+            Bs.permute(0, 2, 3, 1),  # (B, K, N, L)
+            Cs.permute(0, 2, 3, 1),
             self.D.float(),
             self.dt_bias.float(),
             (T, H, W))

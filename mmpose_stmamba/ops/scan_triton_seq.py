@@ -1,0 +1,393 @@
+# Copyright (c) mmpose_stmamba contributors. All rights reserved.
+"""Fused multi-order selective scan, channel-per-lane kernels (Triton).
+
+The second fused design of :mod:`.scan_triton` (same contract, same
+autograd entry point; ``scan_triton.KERNEL`` picks one).
+
+References:
+    * Gu & Dao, "Mamba" (2023): the selective scan and its adjoint.  Like
+      mamba-ssm's kernel (``csrc/selective_scan``), chunk-start states are
+      checkpointed and each chunk is recomputed in the backward pass;
+      unlike it, the scan runs token after token inside each thread, with
+      the channels spread over the lanes.  Written from the equations.
+    * docs/benchmark.md: why (the tile kernels spend ~45 instructions per
+      state element on Triton's scan, reductions and layout conversions;
+      the floor needs ~6 per exp).
+
+Design:
+    * Tiles are (N, BLOCK_D) with the channels on the lanes and the N states
+      of a channel inside one thread (or split over two/four lanes when
+      BLOCK_D is smaller than 32 * num_warps): the recurrence
+      h = exp2(dt*A') h + dt u B is a handful of FMAs per state, token after
+      token, and y = C.h is a sum inside the thread.  No associative scan.
+    * Tokens are visited through a (pairs, L) int32 permutation table (one
+      launch serves all pairs); u, delta, dout are read at the visited token
+      through their strides (channels-last inputs, channel stride 1, make
+      every per-token load one coalesced row; any strides work).  B and C
+      are copied once into token-major fp32 (B, K, L, N): one 64-byte row
+      per token, no conversions.
+    * Forward: a program owns (batch, BLOCK_D channels, one forward/reverse
+      pair), runs the forward order then the reverse one and adds the
+      latter onto the stored output (one writer per element, no atomics).
+      Every CHUNK*SEG tokens the fp32 state is checkpointed.
+    * Backward: a program owns (batch, BLOCK_D channels, one order).  Per
+      segment it replays the forward from the checkpoint to get its chunk
+      starts (kept in a small scratch buffer), then per chunk, last first,
+      recomputes the CHUNK states (kept in registers) and walks them
+      backwards with the adjoint.  du (shared by the orders) and dB/dC
+      (shared by the channels) are added atomically in fp32; dA, dD and
+      d(delta_bias) are reduced in registers first.
+"""
+import torch
+import triton
+import triton.language as tl
+
+from .scan_triton import _softplus
+
+LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _visit(q, L, rev, perm_ptr, p):
+    """(token, valid) visited at step q of pair p's order (rev: 0/1).
+
+    The canonical token comes from the pair's row of the permutation table
+    (one uniform load per token, L1/L2-resident): cheaper here than the
+    integer divisions of the closed forms with run-time divisors.
+    """
+    valid = q < L
+    pos = tl.where(rev == 1, L - 1 - q, q)
+    pos = tl.where(valid, pos, 0)
+    return tl.load(perm_ptr + p * L + pos), valid
+
+
+@triton.jit
+def _row(x, offs_n, n: tl.constexpr):
+    # Row n of an (N, BLOCK_D) tile: a sum inside each thread.
+    return tl.sum(tl.where(offs_n[:, None] == n, x, 0.), 0)
+
+
+@triton.jit
+def _load_rows(ptr, row_stride, offs_n, offs_d, mask_d, N: tl.constexpr):
+    """(N, BLOCK_D) tile from N row loads.
+
+    The 2-D tiles (states, A) are only ever touched row by row: a 2-D
+    access with channels contiguous would let Triton vectorise along the
+    channels and spread each channel's N states over four lanes, which the
+    per-token recurrence pays for with shuffles on every step.
+    """
+    x = tl.zeros((N, offs_d.shape[0]), dtype=tl.float32)
+    for n in tl.static_range(N):
+        r = tl.load(ptr + n * row_stride + offs_d, mask=mask_d, other=0.)
+        x = tl.where(offs_n[:, None] == n, r[None, :], x)
+    return x
+
+
+@triton.jit
+def _store_rows(ptr, row_stride, x, offs_n, offs_d, mask_d,
+                N: tl.constexpr):
+    for n in tl.static_range(N):
+        tl.store(ptr + n * row_stride + offs_d, _row(x, offs_n, n),
+                 mask=mask_d)
+
+
+@triton.jit
+def _step_inputs(u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d,
+                 offs_n, bias, su_d, su_l, sd_d, sd_l, N: tl.constexpr,
+                 HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    # B and C: token-major (L, N) fp32 rows of this (batch, order).
+    md = mask_d & valid
+    uu = tl.load(u_ptr + tok * su_l + offs_d * su_d, mask=md,
+                 other=0.).to(tl.float32)
+    raw = tl.load(dl_ptr + tok * sd_l + offs_d * sd_d, mask=md,
+                  other=0.).to(tl.float32)
+    if HAS_BIAS:
+        raw = raw + bias
+    if SOFTPLUS:
+        dt = _softplus(raw)
+    else:
+        dt = raw
+    dt = tl.where(md, dt, 0.)  # padding steps: decay 1, input 0
+    bv = tl.load(b_ptr + tok * N + offs_n, mask=valid, other=0.)
+    cv = tl.load(c_ptr + tok * N + offs_n, mask=valid, other=0.)
+    return uu, raw, dt, bv, cv, md
+
+
+@triton.jit
+def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
+                    out_ptr, ck_ptr, perm_ptr, Dm, KD, L, NCH, NSEG, NPAIR,
+                    su_b, su_d, su_l, sd_b, sd_k, sd_d, sd_l,
+                    so_b, so_p, so_d, so_l,
+                    N: tl.constexpr, BLOCK_D: tl.constexpr,
+                    CHUNK: tl.constexpr, SEG: tl.constexpr,
+                    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
+                    SOFTPLUS: tl.constexpr, SAVE_CK: tl.constexpr):
+    pid_d = tl.program_id(0)
+    bb = tl.program_id(1).to(tl.int64)
+    p = tl.program_id(2)
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < Dm
+    offs_n = tl.arange(0, N)
+    out_b = out_ptr + bb * so_b + p * so_p
+    optr_d = offs_d * so_d
+    for r in tl.static_range(2):
+        k = p + r * NPAIR
+        kd = k * Dm + offs_d
+        # A is passed transposed, (N, K*Dm): a coalesced row per state.
+        a2 = _load_rows(at_ptr + k * Dm, KD, offs_n, offs_d, mask_d,
+                        N) * 1.4426950408889634
+        dsk = tl.zeros((BLOCK_D, ), dtype=tl.float32)
+        bias = tl.zeros((BLOCK_D, ), dtype=tl.float32)
+        if HAS_D:
+            dsk = tl.load(dsk_ptr + kd, mask=mask_d, other=0.)
+        if HAS_BIAS:
+            bias = tl.load(bias_ptr + kd, mask=mask_d, other=0.)
+        u_b = u_ptr + bb * su_b
+        dl_b = dl_ptr + bb * sd_b + k * sd_k
+        b_b = b_ptr + (bb * (2 * NPAIR) + k) * L * N
+        c_b = c_ptr + (bb * (2 * NPAIR) + k) * L * N
+        ck_b = ck_ptr + (bb * (2 * NPAIR) + k) * NSEG * N * Dm
+        h = tl.zeros((N, BLOCK_D), dtype=tl.float32)
+        for c in range(0, NCH):
+            if SAVE_CK:
+                if c % SEG == 0:
+                    _store_rows(ck_b + (c // SEG) * N * Dm, Dm, h, offs_n,
+                                offs_d, mask_d, N)
+            for i in tl.static_range(CHUNK):
+                tok, valid = _visit(c * CHUNK + i, L, r, perm_ptr, p)
+                uu, raw, dt, bv, cv, md = _step_inputs(
+                    u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
+                    bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
+                h = tl.exp2(dt[None, :] * a2) * h \
+                    + bv[:, None] * (dt * uu)[None, :]
+                y = tl.sum(h * cv[:, None], 0)
+                if HAS_D:
+                    y += dsk * uu
+                optr = out_b + tok * so_l + optr_d
+                if r == 1:  # the forward order already stored its part
+                    y += tl.load(optr, mask=md, other=0.).to(tl.float32)
+                tl.store(optr, y.to(out_ptr.dtype.element_ty), mask=md)
+        # The reverse order reads what the forward order stored.
+        tl.debug_barrier()
+
+
+@triton.jit
+def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
+                    dout_ptr, ck_ptr, perm_ptr, scr_ptr, du_ptr, ddl_ptr,
+                    db_ptr, dc_ptr, da_ptr, dd_ptr, dbias_ptr,
+                    Dm, KD, L, NCH, NSEG, NPAIR,
+                    su_b, su_d, su_l, sd_b, sd_k, sd_d, sd_l,
+                    so_b, so_p, so_d, so_l, sdd_b, sdd_k, sdd_d, sdd_l,
+                    sdu_b, sdu_d, sdu_l,
+                    N: tl.constexpr, BLOCK_D: tl.constexpr,
+                    CHUNK: tl.constexpr, SEG: tl.constexpr,
+                    HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
+                    SOFTPLUS: tl.constexpr):
+    pid_d = tl.program_id(0)
+    bb = tl.program_id(1).to(tl.int64)
+    k = tl.program_id(2)
+    p = k % NPAIR
+    rev = k // NPAIR
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < Dm
+    offs_n = tl.arange(0, N)
+    kd = k * Dm + offs_d
+    a_nat = _load_rows(at_ptr + k * Dm, KD, offs_n, offs_d, mask_d, N)
+    a2 = a_nat * 1.4426950408889634
+    dsk = tl.zeros((BLOCK_D, ), dtype=tl.float32)
+    bias = tl.zeros((BLOCK_D, ), dtype=tl.float32)
+    if HAS_D:
+        dsk = tl.load(dsk_ptr + kd, mask=mask_d, other=0.)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + kd, mask=mask_d, other=0.)
+    u_b = u_ptr + bb * su_b
+    dl_b = dl_ptr + bb * sd_b + k * sd_k
+    bk = bb * (2 * NPAIR) + k
+    b_b = b_ptr + bk * L * N
+    c_b = c_ptr + bk * L * N
+    dout_b = dout_ptr + bb * so_b + p * so_p
+    ddl_b = ddl_ptr + bb * sdd_b + k * sdd_k
+    du_b = du_ptr + bb * sdu_b
+    db_b = db_ptr + bk * L * N
+    dc_b = dc_ptr + bk * L * N
+    ck_b = ck_ptr + bk * NSEG * N * Dm
+    prog = (bb * tl.num_programs(2) + k) * tl.num_programs(0) + pid_d
+    scr = scr_ptr + prog * SEG * N * BLOCK_D
+    lane_d = tl.arange(0, BLOCK_D)
+    mask_all = lane_d < BLOCK_D
+    carry = tl.zeros((N, BLOCK_D), dtype=tl.float32)  # a_{i+1} G_{i+1}
+    da_acc = tl.zeros((N, BLOCK_D), dtype=tl.float32)
+    dd_acc = tl.zeros((BLOCK_D, ), dtype=tl.float32)
+    dbias_acc = tl.zeros((BLOCK_D, ), dtype=tl.float32)
+    for si in range(0, NSEG):
+        s = NSEG - 1 - si
+        h = _load_rows(ck_b + s * N * Dm, Dm, offs_n, offs_d, mask_d, N)
+        if SEG > 1:
+            # Rebuild this segment's chunk-start states.
+            for j in range(0, SEG):
+                _store_rows(scr + j * N * BLOCK_D, BLOCK_D, h, offs_n,
+                            lane_d, mask_all, N)
+                for i in tl.static_range(CHUNK):
+                    tok, valid = _visit((s * SEG + j) * CHUNK + i, L, rev,
+                                        perm_ptr, p)
+                    uu, raw, dt, bv, cv, md = _step_inputs(
+                        u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d,
+                        offs_n, bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS,
+                        SOFTPLUS)
+                    h = tl.exp2(dt[None, :] * a2) * h \
+                        + bv[:, None] * (dt * uu)[None, :]
+            tl.debug_barrier()
+        for jj in range(0, SEG):
+            j = SEG - 1 - jj
+            c = s * SEG + j
+            if SEG > 1:
+                h = _load_rows(scr + j * N * BLOCK_D, BLOCK_D, offs_n,
+                               lane_d, mask_all, N)
+            # The chunk's states, kept in registers.
+            hs = ()
+            for i in tl.static_range(CHUNK):
+                tok, valid = _visit(c * CHUNK + i, L, rev, perm_ptr, p)
+                uu, raw, dt, bv, cv, md = _step_inputs(
+                    u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
+                    bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
+                h = tl.exp2(dt[None, :] * a2) * h \
+                    + bv[:, None] * (dt * uu)[None, :]
+                hs = hs + (h, )
+            for i in tl.static_range(CHUNK - 1, -1, -1):
+                tok, valid = _visit(c * CHUNK + i, L, rev, perm_ptr, p)
+                uu, raw, dt, bv, cv, md = _step_inputs(
+                    u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
+                    bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
+                dy = tl.load(dout_b + tok * so_l + offs_d * so_d, mask=md,
+                             other=0.).to(tl.float32)
+                dtu = dt * uu
+                g = carry + cv[:, None] * dy[None, :]  # dL/dh_i
+                # a_i h_{i-1} = h_i - b_i: no shifted copy of the states.
+                ghm = g * (hs[i] - bv[:, None] * dtu[None, :])
+                da_acc += ghm * dt[None, :]
+                gb = tl.sum(g * bv[:, None], 0)
+                ddt = uu * gb + tl.sum(ghm * a_nat, 0)
+                du = dt * gb
+                if HAS_D:
+                    du += dsk * dy
+                    dd_acc += dy * uu
+                if SOFTPLUS:
+                    ddt = tl.where(raw > 20.0, ddt,
+                                   ddt / (1.0 + tl.exp(-raw)))
+                ddt = tl.where(md, ddt, 0.)
+                dbias_acc += ddt
+                tl.store(ddl_b + tok * sdd_l + offs_d * sdd_d,
+                         ddt.to(ddl_ptr.dtype.element_ty), mask=md)
+                tl.atomic_add(du_b + tok * sdu_l + offs_d * sdu_d, du,
+                              mask=md, sem='relaxed')
+                # B and C are shared by the channels: reduce over this
+                # program's channels, then add across programs.
+                tl.atomic_add(dc_b + tok * N + offs_n,
+                              tl.sum(hs[i] * dy[None, :], 1), mask=valid,
+                              sem='relaxed')
+                tl.atomic_add(db_b + tok * N + offs_n,
+                              tl.sum(g * dtu[None, :], 1), mask=valid,
+                              sem='relaxed')
+                carry = tl.exp2(dt[None, :] * a2) * g
+    for n in tl.static_range(N):
+        tl.atomic_add(da_ptr + n * KD + kd, _row(da_acc, offs_n, n),
+                      mask=mask_d, sem='relaxed')
+    if HAS_D:
+        tl.atomic_add(dd_ptr + kd, dd_acc, mask=mask_d, sem='relaxed')
+    if HAS_BIAS:
+        tl.atomic_add(dbias_ptr + kd, dbias_acc, mask=mask_d, sem='relaxed')
+
+
+# Launch parameters.  The checkpoint interval EVERY (tokens) is shared by
+# the two kernels: forward CHUNK must divide it, backward CHUNK * SEG = it.
+# Memory of the checkpoints: 4 * N / EVERY bytes per (batch, order,
+# channel, token), i.e. 1 byte at N = 16, EVERY = 64.
+# Chosen from the compiler's output for sm_90 (registers, no spills,
+# instructions per state) before any GPU timing; docs/benchmark.md.
+SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=8, num_warps=1)
+SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=4, SEG=16, num_warps=1)
+
+
+def _strides(t, dims):
+    return [t.stride(d) for d in dims]
+
+
+class MultiOrderScanSeq(torch.autograd.Function):
+    """Autograd wrapper of the channel-per-lane kernels (any strides)."""
+
+    @staticmethod
+    def forward(ctx, u, delta, A, B, C, D, delta_bias, softplus, perms):
+        bt, dm, seq = u.shape
+        k = delta.shape[1]
+        n = A.shape[1]
+        npair = k // 2
+        fcfg, bcfg = dict(SEQ_FWD_CFG), dict(SEQ_BWD_CFG)
+        every = bcfg['CHUNK'] * bcfg['SEG']
+        if every % fcfg['CHUNK']:
+            raise ValueError(f'SEQ_BWD_CFG CHUNK*SEG={every} must be a '
+                             f'multiple of SEQ_FWD_CFG CHUNK={fcfg["CHUNK"]}')
+        save = ctx.needs_input_grad[0] or any(ctx.needs_input_grad[1:7])
+        nseg = triton.cdiv(seq, every)
+        a_t = A.float().t().contiguous()  # (N, K*Dm)
+        b_dtype, c_dtype = B.dtype, C.dtype
+        # Token-major fp32 copies: (B, K, L, N) memory, (B, K, N, L) view.
+        B, C = (x.transpose(2, 3).float().contiguous().transpose(2, 3)
+                for x in (B, C))
+        # Channels-last output, (B, P, Dm, L) as a view.
+        out = torch.empty(bt, seq, npair, dm, dtype=u.dtype,
+                          device=u.device).permute(0, 2, 3, 1)
+        ck = (torch.empty(bt, k, nseg, n, dm, dtype=torch.float32,
+                          device=u.device) if save else a_t)
+        dummy = a_t
+        grid = (triton.cdiv(dm, fcfg['BLOCK_D']), bt, npair)
+        _seq_fwd_kernel[grid](
+            u, delta, B, C, a_t, D if D is not None else dummy,
+            delta_bias if delta_bias is not None else dummy, out, ck, perms,
+            dm, k * dm, seq, triton.cdiv(seq, fcfg['CHUNK']), nseg, npair,
+            *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
+            *_strides(out, (0, 1, 2, 3)),
+            N=n, BLOCK_D=fcfg['BLOCK_D'], CHUNK=fcfg['CHUNK'],
+            SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
+            HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus),
+            SAVE_CK=save, num_warps=fcfg['num_warps'])
+        if save:
+            ctx.save_for_backward(u, delta, a_t, B, C, D, delta_bias, ck,
+                                  perms)
+        ctx.meta = (bool(softplus), nseg, bcfg, A.dtype, b_dtype, c_dtype)
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        u, delta, a_t, B, C, D, delta_bias, ck, perms = ctx.saved_tensors
+        softplus, nseg, cfg, a_dtype, b_dtype, c_dtype = ctx.meta
+        bt, dm, seq = u.shape
+        k = delta.shape[1]
+        n = a_t.shape[0]
+        dev = u.device
+        f32 = torch.float32
+        du = torch.zeros(bt, seq, dm, dtype=f32, device=dev).transpose(1, 2)
+        ddelta = torch.empty_like(delta)
+        db = torch.zeros(bt, k, seq, n, dtype=f32, device=dev).transpose(2, 3)
+        dc = torch.zeros_like(db)
+        da = torch.zeros(n, k * dm, dtype=f32, device=dev)
+        dd = torch.zeros(k * dm, dtype=f32, device=dev)
+        dbias = torch.zeros(k * dm, dtype=f32, device=dev)
+        grid = (triton.cdiv(dm, cfg['BLOCK_D']), bt, k)
+        scr = torch.empty(grid[0] * bt * k * cfg['SEG'] * n * cfg['BLOCK_D'],
+                          dtype=f32, device=dev)
+        dummy = a_t
+        _seq_bwd_kernel[grid](
+            u, delta, B, C, a_t, D if D is not None else dummy,
+            delta_bias if delta_bias is not None else dummy, dout, ck,
+            perms, scr, du, ddelta, db, dc, da, dd, dbias, dm, k * dm, seq,
+            triton.cdiv(seq, cfg['CHUNK']), nseg, k // 2,
+            *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
+            *_strides(dout, (0, 1, 2, 3)), *_strides(ddelta, (0, 1, 2, 3)),
+            *_strides(du, (0, 1, 2)),
+            N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'], SEG=cfg['SEG'],
+            HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
+            SOFTPLUS=softplus, num_warps=cfg['num_warps'])
+        return (du.to(u.dtype), ddelta, da.t().to(a_dtype), db.to(b_dtype),
+                dc.to(c_dtype), dd.to(D.dtype) if D is not None else None,
+                dbias.to(delta_bias.dtype) if delta_bias is not None else None,
+                None, None)
