@@ -121,20 +121,25 @@ def log(msg: str) -> None:
 # stand-ins for compiled modules this benchmark never calls
 # --------------------------------------------------------------------- #
 class _MissingModules:
-    """Import hook answering ``mmcv.ops`` and ``xtcocotools`` (``--shim``).
+    """Import hook answering ``mmcv.ops``, ``xtcocotools`` and ``mmdet``
+    (``--shim``).
 
     ``import mmpose.models`` reaches an unguarded ``from mmcv.ops import
     MultiScaleDeformableAttention`` (EDPose), which needs mmcv's compiled
     ``mmcv._ext``; ``mmpose.datasets``/``evaluation`` import xtcocotools,
-    a C extension.  This benchmark uses neither (its data set reads the
-    JSON itself, its metric is numpy), so on a machine with only the pure
-    Python wheels (mmcv-lite, no xtcocotools build) these modules are
-    answered by placeholders whose classes raise when used.
+    a C extension; mmpose's RTMO head imports ``mmdet.utils`` unguarded.
+    This benchmark uses none of them (its data set reads the JSON itself,
+    its metric is numpy), so on a machine with only the pure Python wheels
+    (mmcv-lite, no xtcocotools build, no mmdet) these modules are answered
+    by placeholders whose classes raise when used.
     """
 
     NAMES = ('mmcv.ops', 'xtcocotools', 'xtcocotools.coco',
-             'xtcocotools.cocoeval', 'xtcocotools.mask')
-    ATTRS = ('MultiScaleDeformableAttention', 'COCO', 'COCOeval')
+             'xtcocotools.cocoeval', 'xtcocotools.mask', 'mmdet',
+             'mmdet.utils')
+    PACKAGES = ('xtcocotools', 'mmdet')
+    ATTRS = ('MultiScaleDeformableAttention', 'COCO', 'COCOeval',
+             'ConfigType', 'reduce_mean')
 
     def __init__(self, missing):
         self.names = [
@@ -146,7 +151,7 @@ class _MissingModules:
         import importlib.machinery
         if name in self.names:
             return importlib.machinery.ModuleSpec(
-                name, self, is_package=name == 'xtcocotools')
+                name, self, is_package=name in self.PACKAGES)
         return None
 
     def create_module(self, spec):
@@ -161,13 +166,13 @@ class _MissingModules:
 
         for attr in self.ATTRS:
             setattr(module, attr, type(attr, (), dict(__init__=unavailable)))
-        if name == 'xtcocotools':
+        if name in self.PACKAGES:
             module.__path__ = []
 
 
 def install_shim() -> List[str]:
-    """Answer ``mmcv.ops`` and ``xtcocotools`` imports with placeholders
-    where the real, compiled modules cannot be imported.
+    """Answer ``mmcv.ops``, ``xtcocotools`` and ``mmdet`` imports with
+    placeholders where the real modules cannot be imported.
 
     Returns:
         list[str]: The modules replaced.
@@ -178,8 +183,9 @@ def install_shim() -> List[str]:
         import mmcv._ext  # noqa: F401
     except ImportError:
         missing.append('mmcv.ops')
-    if importlib.util.find_spec('xtcocotools') is None:
-        missing.append('xtcocotools')
+    for name in ('xtcocotools', 'mmdet'):
+        if importlib.util.find_spec(name) is None:
+            missing.append(name)
     if missing and not any(
             isinstance(f, _MissingModules) for f in sys.meta_path):
         sys.meta_path.insert(0, _MissingModules(missing))
