@@ -303,8 +303,10 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
 # Memory of the checkpoints: 4 * N / EVERY bytes per (batch, order,
 # channel, token), i.e. 1 byte at N = 16, EVERY = 64.
 # Chosen from the compiler's output for sm_90 (registers, no spills,
-# instructions per state) before any GPU timing; docs/benchmark.md.
-SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=8, num_warps=1)
+# instructions per state), then a sweep on one H100 (tools/gpu/
+# sweep_seq.py, docs/benchmark.md): forward BLOCK_D 16 (two lanes per
+# channel, twice the programs) beat 32 and 8 at Dm = 192 and 512.
+SEQ_FWD_CFG = dict(BLOCK_D=16, CHUNK=8, num_warps=1)
 SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=4, SEG=16, num_warps=1)
 
 

@@ -178,4 +178,7 @@ class MultiOrderSSM(nn.Module):
             self.D.float(),
             self.dt_bias.float(),
             (T, H, W))
-        return y.view(B, -1, Dm, T, H, W)
+        # The fused kernel writes channels-last; the merge's 3-D convolutions
+        # fed that layout picked a cuDNN weight-gradient path 5x slower than
+        # the whole scan (H100 profile, docs/benchmark.md): one copy instead.
+        return y.contiguous().view(B, -1, Dm, T, H, W)
