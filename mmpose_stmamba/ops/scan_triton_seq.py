@@ -92,6 +92,31 @@ def _store_rows(ptr, row_stride, x, offs_n, offs_d, mask_d,
 
 
 @triton.jit
+def _order_params(at_ptr, dsk_ptr, bias_ptr, k, Dm, KD, offs_n, offs_d,
+                  mask_d, N: tl.constexpr, HAS_D: tl.constexpr,
+                  HAS_BIAS: tl.constexpr):
+    """Order k's A (natural), D and delta_bias for this channel block.
+
+    A is passed transposed, (N, K*Dm): a coalesced row per state.
+    """
+    kd = k * Dm + offs_d
+    a_nat = _load_rows(at_ptr + k * Dm, KD, offs_n, offs_d, mask_d, N)
+    dsk = tl.zeros((offs_d.shape[0], ), dtype=tl.float32)
+    bias = tl.zeros((offs_d.shape[0], ), dtype=tl.float32)
+    if HAS_D:
+        dsk = tl.load(dsk_ptr + kd, mask=mask_d, other=0.)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + kd, mask=mask_d, other=0.)
+    return a_nat, dsk, bias
+
+
+@triton.jit
+def _advance(h, a2, dt, uu, bv):
+    # h_i = exp(dt_i A) h_{i-1} + dt_i u_i B_i, A pre-scaled by log2(e).
+    return tl.exp2(dt[None, :] * a2) * h + bv[:, None] * (dt * uu)[None, :]
+
+
+@triton.jit
 def _step_inputs(u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d,
                  offs_n, bias, su_d, su_l, sd_d, sd_l, N: tl.constexpr,
                  HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
@@ -132,16 +157,10 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
     optr_d = offs_d * so_d
     for r in tl.static_range(2):
         k = p + r * NPAIR
-        kd = k * Dm + offs_d
-        # A is passed transposed, (N, K*Dm): a coalesced row per state.
-        a2 = _load_rows(at_ptr + k * Dm, KD, offs_n, offs_d, mask_d,
-                        N) * 1.4426950408889634
-        dsk = tl.zeros((BLOCK_D, ), dtype=tl.float32)
-        bias = tl.zeros((BLOCK_D, ), dtype=tl.float32)
-        if HAS_D:
-            dsk = tl.load(dsk_ptr + kd, mask=mask_d, other=0.)
-        if HAS_BIAS:
-            bias = tl.load(bias_ptr + kd, mask=mask_d, other=0.)
+        a2, dsk, bias = _order_params(at_ptr, dsk_ptr, bias_ptr, k, Dm, KD,
+                                      offs_n, offs_d, mask_d, N, HAS_D,
+                                      HAS_BIAS)
+        a2 = a2 * 1.4426950408889634
         u_b = u_ptr + bb * su_b
         dl_b = dl_ptr + bb * sd_b + k * sd_k
         b_b = b_ptr + (bb * (2 * NPAIR) + k) * L * N
@@ -158,8 +177,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                 uu, raw, dt, bv, cv, md = _step_inputs(
                     u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
                     bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
-                h = tl.exp2(dt[None, :] * a2) * h \
-                    + bv[:, None] * (dt * uu)[None, :]
+                h = _advance(h, a2, dt, uu, bv)
                 y = tl.sum(h * cv[:, None], 0)
                 if HAS_D:
                     y += dsk * uu
@@ -192,14 +210,10 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
     mask_d = offs_d < Dm
     offs_n = tl.arange(0, N)
     kd = k * Dm + offs_d
-    a_nat = _load_rows(at_ptr + k * Dm, KD, offs_n, offs_d, mask_d, N)
+    a_nat, dsk, bias = _order_params(at_ptr, dsk_ptr, bias_ptr, k, Dm, KD,
+                                     offs_n, offs_d, mask_d, N, HAS_D,
+                                     HAS_BIAS)
     a2 = a_nat * 1.4426950408889634
-    dsk = tl.zeros((BLOCK_D, ), dtype=tl.float32)
-    bias = tl.zeros((BLOCK_D, ), dtype=tl.float32)
-    if HAS_D:
-        dsk = tl.load(dsk_ptr + kd, mask=mask_d, other=0.)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + kd, mask=mask_d, other=0.)
     u_b = u_ptr + bb * su_b
     dl_b = dl_ptr + bb * sd_b + k * sd_k
     bk = bb * (2 * NPAIR) + k
@@ -234,8 +248,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                         u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d,
                         offs_n, bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS,
                         SOFTPLUS)
-                    h = tl.exp2(dt[None, :] * a2) * h \
-                        + bv[:, None] * (dt * uu)[None, :]
+                    h = _advance(h, a2, dt, uu, bv)
             tl.debug_barrier()
         for jj in range(0, SEG):
             j = SEG - 1 - jj
@@ -250,8 +263,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                 uu, raw, dt, bv, cv, md = _step_inputs(
                     u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
                     bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
-                h = tl.exp2(dt[None, :] * a2) * h \
-                    + bv[:, None] * (dt * uu)[None, :]
+                h = _advance(h, a2, dt, uu, bv)
                 hs = hs + (h, )
             for i in tl.static_range(CHUNK - 1, -1, -1):
                 tok, valid = _visit(c * CHUNK + i, L, rev, perm_ptr, p)
