@@ -26,12 +26,15 @@ from .selective_scan import _BACKENDS, ENV_BACKEND, selective_scan
 _FUSED_MODULE = 'mmpose_stmamba.ops.scan_triton'
 _FUSED_FN = 'multi_order_scan_triton'
 
-# Whether 'auto' takes the fused kernel where it can run.  Measured on an
-# H100 it is slower than the six-copies route through mamba-ssm for
-# training (563 vs 265 ms fwd+bwd) although it needs less memory (13.8 vs
-# 21.1 GiB; docs/benchmark.md), so by default 'auto' keeps mamba-ssm where
-# it is installed and takes the fused kernel otherwise (~25x faster than
-# the torch backend).  STMAMBA_FUSED_SCAN=1 always prefers it, =0 never;
+# Whether 'auto' takes the fused kernel where it can run.  Measured on one
+# H100 (docs/benchmark.md, runs 6-7) the default channel-per-lane kernel
+# beats the six-copies route through mamba-ssm for training at 6 x 512
+# channels (163 vs 264 ms fwd+bwd), ties it at GLSMamba-B's 6 x 192, is
+# faster inside the GSM block (248.6 vs 257.2 ms at width 192, 284.7 vs
+# 325.3 at 256) and always needs less memory, so 'auto' prefers it on CUDA.
+# (Until run 6 the first, tile kernel was 2.1x slower, and 'auto' kept
+# mamba-ssm where it was installed.)  STMAMBA_FUSED_SCAN=0 keeps the
+# generic route (mamba-ssm where installed), =1 prefers the fused kernel;
 # an explicit backend='triton' is not affected.
 ENV_FUSED = 'STMAMBA_FUSED_SCAN'
 
@@ -168,16 +171,7 @@ def _resolve(backend, u, delta, A, B, C, D, delta_bias, delta_softplus,
 
 def _auto_takes_fused():
     """'auto' policy for the fused kernel (see ``ENV_FUSED``)."""
-    prefer = os.environ.get(ENV_FUSED, 'auto')
-    if prefer in ('0', '1'):
-        return prefer == '1'
-    return not _mamba_ssm_installed()
-
-
-@functools.lru_cache(maxsize=1)
-def _mamba_ssm_installed():
-    # find_spec does not import (mamba-ssm's import pulls in a lot).
-    return importlib.util.find_spec('selective_scan_cuda') is not None
+    return os.environ.get(ENV_FUSED, '1') != '0'
 
 
 def _fused_supports(fused, u, delta, A, B, C, D, delta_bias,
