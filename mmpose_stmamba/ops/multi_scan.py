@@ -26,16 +26,23 @@ from .selective_scan import _BACKENDS, ENV_BACKEND, selective_scan
 _FUSED_MODULE = 'mmpose_stmamba.ops.scan_triton'
 _FUSED_FN = 'multi_order_scan_triton'
 
-# Whether 'auto' takes the fused kernel where it can run.  Measured on one
-# H100 (docs/benchmark.md, runs 6-7) the default channel-per-lane kernel
-# beats the six-copies route through mamba-ssm for training at 6 x 512
-# channels (163 vs 264 ms fwd+bwd), ties it at GLSMamba-B's 6 x 192, is
-# faster inside the GSM block (248.6 vs 257.2 ms at width 192, 284.7 vs
-# 325.3 at 256) and always needs less memory, so 'auto' prefers it on CUDA.
-# (Until run 6 the first, tile kernel was 2.1x slower, and 'auto' kept
-# mamba-ssm where it was installed.)  STMAMBA_FUSED_SCAN=0 keeps the
-# generic route (mamba-ssm where installed), =1 prefers the fused kernel;
-# an explicit backend='triton' is not affected.
+# Whether 'auto' takes the fused kernel where it can run.  Its default
+# (channel-per-lane) kernel runs one warp per (batch, 16-32 channels,
+# order) and walks the whole sequence, so its speed follows B * Dm * K, not
+# L.  Measured on one H100 (docs/benchmark.md, runs 6-8), against the
+# six-copies route through mamba-ssm, fwd+bwd:
+#   B * Dm * K = 32 * 512 * 6 = 98,304: 152 vs 264 ms (scan alone);
+#   32 * 192 * 6 = 36,864: 97 vs 101 ms (scan), 248.6 vs 257.2 (GSM block);
+#   32 * 256 * 6 = 49,152: 284.7 vs 325.3 ms (GSM block, width 256);
+#   8 * 192 * 6 = 9,216 (the neck at batch 8): 535 vs 330 ms (whole neck).
+# So 'auto' takes it where mamba-ssm is not installed (it is ~25x faster
+# than the torch backend at any size) or where B * Dm * K >= FUSED_MIN_WORK,
+# just below the smallest size at which it was measured to win; it always
+# needs less memory (0.61-0.66x).  Sizes between 9,216 and 36,864 (e.g.
+# the LRM blocks, K = 2, or batch 16) were not measured.
+# STMAMBA_FUSED_SCAN=1 always prefers it, =0 never; an explicit
+# backend='triton' is not affected.
+FUSED_MIN_WORK = 32768
 ENV_FUSED = 'STMAMBA_FUSED_SCAN'
 
 
@@ -157,6 +164,7 @@ def _resolve(backend, u, delta, A, B, C, D, delta_bias, delta_softplus,
             fused = _load_fused()[0]
             if fused is not None and hasattr(
                     fused, 'is_supported') and _auto_takes_fused(
+                        delta.shape[0] * delta.shape[1] * delta.shape[2]
                     ) and _fused_supports(fused, u, delta, A, B, C, D,
                                           delta_bias, delta_softplus,
                                           kwargs):
@@ -169,9 +177,21 @@ def _resolve(backend, u, delta, A, B, C, D, delta_bias, delta_softplus,
     return backend
 
 
-def _auto_takes_fused():
-    """'auto' policy for the fused kernel (see ``ENV_FUSED``)."""
-    return os.environ.get(ENV_FUSED, '1') != '0'
+def _auto_takes_fused(work: int) -> bool:
+    """'auto' policy for the fused kernel; ``work`` = B * K * Dm.
+
+    See ``FUSED_MIN_WORK`` and ``ENV_FUSED``.
+    """
+    prefer = os.environ.get(ENV_FUSED, 'auto')
+    if prefer in ('0', '1'):
+        return prefer == '1'
+    return not _mamba_ssm_installed() or work >= FUSED_MIN_WORK
+
+
+@functools.lru_cache(maxsize=1)
+def _mamba_ssm_installed():
+    # find_spec does not import (mamba-ssm's import pulls in a lot).
+    return importlib.util.find_spec('selective_scan_cuda') is not None
 
 
 def _fused_supports(fused, u, delta, A, B, C, D, delta_bias,

@@ -97,16 +97,22 @@ def test_explicit_triton_calls_the_fused_hook(monkeypatch):
     assert calls == [('is_supported', expected), ('scan', expected)]
 
 
-@pytest.mark.parametrize('env,expected', [(None, True), ('1', True),
-                                          ('0', False)])
-def test_auto_policy_for_the_fused_kernel(monkeypatch, env, expected):
-    # 'auto' prefers the fused kernel (measured faster than the six-copies
-    # route through mamba-ssm) unless STMAMBA_FUSED_SCAN=0.
+@pytest.mark.parametrize('env,installed,work,expected', [
+    (None, False, 1, True), (None, True, 8 * 192 * 6, False),
+    (None, True, 32 * 512 * 6, True), ('1', True, 1, True),
+    ('0', False, 10**6, False)])
+def test_auto_policy_for_the_fused_kernel(monkeypatch, env, installed, work,
+                                          expected):
+    # 'auto' takes the fused kernel where mamba-ssm is missing, or where the
+    # problem is wide enough for it to win (measured), unless
+    # STMAMBA_FUSED_SCAN says otherwise.
     if env is None:
         monkeypatch.delenv(multi_scan_module.ENV_FUSED, raising=False)
     else:
         monkeypatch.setenv(multi_scan_module.ENV_FUSED, env)
-    assert multi_scan_module._auto_takes_fused() is expected
+    monkeypatch.setattr(multi_scan_module, '_mamba_ssm_installed',
+                        lambda: installed)
+    assert multi_scan_module._auto_takes_fused(work) is expected
 
 
 def test_explicit_triton_ignores_the_auto_policy(monkeypatch):
