@@ -209,9 +209,8 @@ class Detector:
             raise ImportError('--det-config needs mmdet (>= 3.0) with '
                               f'compiled mmcv ops: {e}') from e
         from mmengine.config import Config
-
-        from mmpose.utils import adapt_mmdet_pipeline
         from mmengine.registry import DefaultScope
+        from mmpose.utils import adapt_mmdet_pipeline
         cfg = adapt_mmdet_pipeline(Config.fromfile(config))
         # init_detector sets the global default scope to mmdet; restore
         # ours afterwards (the adapted pipeline names its mmdet transforms)
@@ -251,7 +250,6 @@ def build_model(config, checkpoint, device, cfg_options=None):
     from mmengine.config import Config
     from mmengine.dataset import Compose
     from mmengine.registry import init_default_scope
-
     from mmpose.apis import init_model
     cfg = Config.fromfile(config)
     if cfg_options:

@@ -573,6 +573,7 @@ def run_one(job: dict) -> dict:
         from mmengine.config import Config
         from mmengine.hooks import Hook
         from mmengine.runner import Runner
+
         import mmpose_stmamba  # noqa: F401  (registers the plugin)
 
         class IterClock(Hook):

@@ -17,7 +17,6 @@ References:
     pass): cheap for a few hundred batches, not free.
 """
 from mmengine.runner import EpochBasedTrainLoop
-
 from mmpose.registry import LOOPS
 
 

@@ -39,9 +39,10 @@ demo = _load_tool()
 @pytest.fixture(scope='module')
 def random_checkpoint(tmp_path_factory):
     """The demo model with random weights, saved as a runner would."""
-    import mmpose_stmamba  # noqa: F401
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
     from mmpose.registry import MODELS
+
+    import mmpose_stmamba  # noqa: F401
     cfg = Config.fromfile(CONFIG)
     init_default_scope('mmpose')
     torch.manual_seed(0)
@@ -123,7 +124,6 @@ def test_demo_matches_the_dataset_pipeline(tmp_path, random_checkpoint):
     person loaded by the data set (GT box, the key frame's neighbours
     missing on disk in both cases)."""
     from mmengine.dataset import pseudo_collate
-
     from mmpose.registry import DATASETS
     model, pipeline, offsets = demo.build_model(CONFIG, random_checkpoint,
                                                 'cpu')

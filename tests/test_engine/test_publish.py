@@ -13,8 +13,8 @@ import pytest
 import torch
 from mmengine.runner import Runner
 
-from mmpose_stmamba.engine.publish import (TRAINING_STATE_KEYS,
-                                           published_name, strip_checkpoint)
+from mmpose_stmamba.engine.publish import (TRAINING_STATE_KEYS, published_name,
+                                           strip_checkpoint)
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 
