@@ -66,6 +66,9 @@ from typing import Dict, List, Optional
 import numpy as np
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools', 'gpu'))
+from shim import install_shim  # noqa: E402  (tools/gpu/shim.py)
+
 BASE_CONFIG = osp.join(REPO, 'configs', 'evidence',
                        'glsmamba-xs_resnet18-2stage_synthocc-128x96.py')
 GENERATOR = osp.join(REPO, 'tools', 'make_synthetic_posetrack.py')
@@ -115,81 +118,6 @@ OCCLUDER_RECIPE = 2
 def log(msg: str) -> None:
     """Progress line on stdout, with the wall-clock time."""
     print(f'[{datetime.datetime.now():%H:%M:%S}] {msg}', flush=True)
-
-
-# --------------------------------------------------------------------- #
-# stand-ins for compiled modules this benchmark never calls
-# --------------------------------------------------------------------- #
-class _MissingModules:
-    """Import hook answering ``mmcv.ops``, ``xtcocotools`` and ``mmdet``
-    (``--shim``).
-
-    ``import mmpose.models`` reaches an unguarded ``from mmcv.ops import
-    MultiScaleDeformableAttention`` (EDPose), which needs mmcv's compiled
-    ``mmcv._ext``; ``mmpose.datasets``/``evaluation`` import xtcocotools,
-    a C extension; mmpose's RTMO head imports ``mmdet.utils`` unguarded.
-    This benchmark uses none of them (its data set reads the JSON itself,
-    its metric is numpy), so on a machine with only the pure Python wheels
-    (mmcv-lite, no xtcocotools build, no mmdet) these modules are answered
-    by placeholders whose classes raise when used.
-    """
-
-    NAMES = ('mmcv.ops', 'xtcocotools', 'xtcocotools.coco',
-             'xtcocotools.cocoeval', 'xtcocotools.mask', 'mmdet',
-             'mmdet.utils')
-    PACKAGES = ('xtcocotools', 'mmdet')
-    ATTRS = ('MultiScaleDeformableAttention', 'COCO', 'COCOeval',
-             'ConfigType', 'reduce_mean')
-
-    def __init__(self, missing):
-        self.names = [
-            n for n in self.NAMES if any(
-                n == m or n.startswith(m + '.') for m in missing)
-        ]
-
-    def find_spec(self, name, path=None, target=None):
-        import importlib.machinery
-        if name in self.names:
-            return importlib.machinery.ModuleSpec(
-                name, self, is_package=name in self.PACKAGES)
-        return None
-
-    def create_module(self, spec):
-        return None
-
-    def exec_module(self, module):
-        name = module.__name__
-
-        def unavailable(*args, **kwargs):
-            raise ImportError(f'{name} is a placeholder installed by '
-                              'tools/temporal_evidence.py --shim')
-
-        for attr in self.ATTRS:
-            setattr(module, attr, type(attr, (), dict(__init__=unavailable)))
-        if name in self.PACKAGES:
-            module.__path__ = []
-
-
-def install_shim() -> List[str]:
-    """Answer ``mmcv.ops``, ``xtcocotools`` and ``mmdet`` imports with
-    placeholders where the real modules cannot be imported.
-
-    Returns:
-        list[str]: The modules replaced.
-    """
-    import importlib.util
-    missing = []
-    try:
-        import mmcv._ext  # noqa: F401
-    except ImportError:
-        missing.append('mmcv.ops')
-    for name in ('xtcocotools', 'mmdet'):
-        if importlib.util.find_spec(name) is None:
-            missing.append(name)
-    if missing and not any(
-            isinstance(f, _MissingModules) for f in sys.meta_path):
-        sys.meta_path.insert(0, _MissingModules(missing))
-    return missing
 
 
 # --------------------------------------------------------------------- #

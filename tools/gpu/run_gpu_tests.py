@@ -4,12 +4,14 @@ References:
     * tools/gpu/setup_gpu.sh installs what these tests need.
 
 A GPU machine here has no full mmcv (only mmcv-lite, whose ``mmcv.ops``
-does not import), and ``import mmpose_stmamba`` registers everything,
-including parts that import ``mmpose.models`` and so ``mmcv.ops``.  When
-that import fails, the package is entered without running its
-``__init__`` (its sub-packages still import normally), so that the ops and
-block tests run; the tests that need the whole package are reported as
-not collected rather than silently passing.
+does not import), no mmdet and no xtcocotools build, and
+``import mmpose_stmamba`` registers everything, including parts that
+import ``mmpose.models``.  tools/gpu/shim.py answers those imports with
+placeholders first (the same mechanism as tools/temporal_evidence.py
+``--shim``).  If the import still fails, the package is entered without
+running its ``__init__`` (its sub-packages still import normally), so that
+the ops and block tests run; the tests that need the whole package are
+reported as not collected rather than silently passing.
 
 Usage: python tools/gpu/run_gpu_tests.py [pytest args]
     (default: tests/test_ops tests/test_models -ra, skipping the Triton
@@ -31,10 +33,15 @@ def enter_package_lightly():
     import importlib
     import types
     sys.path.insert(0, ROOT)
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from shim import install_shim
+    replaced = install_shim()
+    if replaced:
+        print(f'[gpu] placeholders for {replaced} (tools/gpu/shim.py)')
     try:
         importlib.import_module('mmpose_stmamba')
         return ''
-    except Exception as err:  # mmcv.ops missing, typically
+    except Exception as err:  # something the shim does not cover
         reason = f'{type(err).__name__}: {err}'
     for name in [m for m in sys.modules if m.startswith('mmpose_stmamba')]:
         del sys.modules[name]
