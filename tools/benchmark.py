@@ -15,7 +15,7 @@ PNG plots and a printed table to ``--out``.  Sections:
   fused Triton kernel, the six-permuted-copies route through mamba-ssm,
   and the torch backend (small batch, it is a CPU-first implementation),
   each with its floor max(bytes / bandwidth, exp count / exp rate).
-* ``sweep``: launch parameters of the fused kernel.
+* (launch parameters of the fused kernel: tools/gpu/sweep_seq.py)
 * ``block``: GSM block (GLSMamba-B settings from the model config) per
   scan backend vs an equal-width pre-norm Transformer block (SDPA, MLP
   ratio 4), forward+backward, bf16 autocast, time and peak memory.
@@ -42,7 +42,7 @@ import torch.nn.functional as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 GIB = 2**30
-SECTIONS = ('ceilings', 'sweep', 'scan', 'block', 'neck', 'train')
+SECTIONS = ('ceilings', 'scan', 'block', 'neck', 'train')
 
 
 def enter_package():
@@ -238,22 +238,19 @@ def section_scan(args, res):
     rows = []
     dms = args.scan_dms if not args.quick else (32, )
     for dm in dms:
-        # (backend, batch, fused kernel design, channels-last inputs): each
-        # route gets the layout it is fastest with (the GSM block passes
-        # channels-last views; the generic route copies them contiguous).
-        plans = [('triton', args.batch, 'seq', True),
-                 ('triton', args.batch, 'tile', False),
-                 ('mamba_ssm', args.batch, None, False),
-                 ('torch', 2 if not args.quick else 1, None, False)]
-        for backend, batch, kernel, chl in plans:
+        # (backend, batch, channels-last inputs): each route gets the
+        # layout it is fastest with (the GSM block passes channels-last
+        # views; the generic route copies them contiguous).
+        plans = [('triton', args.batch, True),
+                 ('mamba_ssm', args.batch, False),
+                 ('torch', 2 if not args.quick else 1, False)]
+        for backend, batch, chl in plans:
             if args.device != 'cuda' and backend != 'torch':
                 continue
-            if kernel:
-                os.environ['STMAMBA_TRITON_KERNEL'] = kernel
             for backward in (False, True):
                 free()
-                row = dict(dm=dm, backend=backend, kernel=kernel,
-                           channels_last=chl, batch=batch,
+                row = dict(dm=dm, backend=backend, channels_last=chl,
+                           batch=batch,
                            backward=backward, grid=grid)
                 try:
                     x = scan_inputs(batch, dm, 16, grid, 6, torch.bfloat16,
@@ -268,64 +265,7 @@ def section_scan(args, res):
                 x = None
                 rows.append(row)
                 print('scan', row, flush=True)
-            os.environ.pop('STMAMBA_TRITON_KERNEL', None)
     res['scan'] = rows
-
-
-def section_sweep(args, res):
-    """Time the fused kernel's launch parameters; keep the best in res."""
-    from mmpose_stmamba.ops import scan_triton as st
-    grid = (5, 64, 48) if not args.quick else (3, 16, 12)
-    dm = 512 if not args.quick else 32
-    x = scan_inputs(args.batch, dm, 16, grid, 6, torch.bfloat16, args.device)
-    saved = dict(st.FWD_CFG), dict(st.BWD_CFG)
-    fwd_cfgs = [dict(BLOCK_D=bd, CHUNK=ch, num_warps=w, TOK_FIRST=tf)
-                for bd, ch, w, tf in args.sweep_fwd]
-    bwd_cfgs = [dict(BLOCK_D=c[0], CHUNK=c[1], SEG=c[2], num_warps=c[3],
-                     TOK_FIRST=bool(c[4]) if len(c) > 4 else False)
-                for c in args.sweep_bwd]
-    rows = []
-    for cfg in fwd_cfgs:
-        st.FWD_CFG.clear()
-        st.FWD_CFG.update(cfg)
-        row = dict(kind='fwd', **cfg)
-        try:
-            with torch.no_grad():
-                row.update(measure(run_scan(x, 'triton', grid, False),
-                                   max_reps=5))
-        except Exception as err:
-            row['error'] = f'{type(err).__name__}: {err}'[:300]
-        rows.append(row)
-        print('sweep', row, flush=True)
-    good = [r for r in rows if 'ms' in r]
-    best_f = min(good, key=lambda r: r['ms']) if good else None
-    st.FWD_CFG.clear()
-    st.FWD_CFG.update({k: best_f[k] for k in fwd_cfgs[0]} if best_f
-                      else saved[0])
-    for cfg in bwd_cfgs:
-        st.BWD_CFG.clear()
-        st.BWD_CFG.update(cfg)
-        if (cfg['CHUNK'] * cfg['SEG']) % st.FWD_CFG['CHUNK']:
-            st.FWD_CFG['CHUNK'] = cfg['CHUNK']
-        row = dict(kind='fwd+bwd', fwd=dict(st.FWD_CFG), **cfg)
-        try:
-            row.update(measure(run_scan(x, 'triton', grid, True),
-                               max_reps=5))
-        except Exception as err:
-            row['error'] = f'{type(err).__name__}: {err}'[:300]
-        rows.append(row)
-        print('sweep', row, flush=True)
-        if best_f:
-            st.FWD_CFG['CHUNK'] = best_f['CHUNK']
-    good = [r for r in rows if r['kind'] == 'fwd+bwd' and 'ms' in r]
-    best_b = min(good, key=lambda r: r['ms']) if good else None
-    st.FWD_CFG.clear()
-    st.FWD_CFG.update(best_b['fwd'] if best_b else saved[0])
-    st.BWD_CFG.clear()
-    st.BWD_CFG.update({k: best_b[k] for k in bwd_cfgs[0]} if best_b
-                      else saved[1])
-    res['sweep'] = dict(rows=rows, chosen_fwd=dict(st.FWD_CFG),
-                        chosen_bwd=dict(st.BWD_CFG))
 
 
 # ---------------------------------------------------------------- blocks
@@ -533,13 +473,9 @@ def table(res):
         lines.append(f"copy {c['copy_bandwidth_Bps'] / 1e12:.2f} TB/s, "
                      f"exp2 {c.get('exp2_per_s', float('nan')) / 1e12:.2f}"
                      ' T/s')
-    sw = res.get('sweep')
-    if sw:
-        lines.append(f"fused cfg: fwd {sw['chosen_fwd']} bwd "
-                     f"{sw['chosen_bwd']}")
     for r in res.get('scan', []):
         tag = 'fwd+bwd' if r['backward'] else 'fwd'
-        route = r['backend'] + (f"/{r['kernel']}" if r.get('kernel') else '')
+        route = r['backend']
         if 'ms' in r:
             lines.append(
                 f"scan Dm={r['dm']} B={r['batch']} {route:12s} {tag:7s}"
@@ -613,8 +549,7 @@ def plots(res, out_dir):
     scans = [r for r in res.get('scan', []) if 'ms' in r]
     if scans:
         fig, ax = plt.subplots(figsize=(9, 4))
-        names = [f"Dm{r['dm']} B{r['batch']}\n{r['backend']}"
-                 f"{'/' + r['kernel'] if r.get('kernel') else ''} "
+        names = [f"Dm{r['dm']} B{r['batch']}\n{r['backend']} "
                  f"{'f+b' if r['backward'] else 'f'}" for r in scans]
         ax.bar(names, [r['ms'] for r in scans], label='measured')
         ax.scatter(names, [r['floor_ms'] for r in scans], color='k',
@@ -636,14 +571,6 @@ def main():
     parser.add_argument('--batch', type=int, default=32)
     parser.add_argument('--scan-dms', default='512,192',
                         help='channels per order in the scan section')
-    parser.add_argument('--sweep-fwd', default='16:32:4:0,16:32:4:1,'
-                        '32:16:4:1,8:32:4:1,16:32:8:1',
-                        help='fused forward BLOCK_D:CHUNK:num_warps:'
-                        'TOK_FIRST list')
-    parser.add_argument('--sweep-bwd', default='8:32:1:4:0,8:32:1:4:1,'
-                        '16:32:1:8:1,8:32:4:4:1',
-                        help='fused backward BLOCK_D:CHUNK:SEG:num_warps:'
-                        'TOK_FIRST list')
     parser.add_argument('--neck-backend', default='auto',
                         help='scan backend of the neck and train sections '
                         '(sets STMAMBA_SCAN_BACKEND)')
@@ -652,10 +579,6 @@ def main():
     args = parser.parse_args()
     args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     args.scan_dms = [int(v) for v in args.scan_dms.split(',')]
-    args.sweep_fwd = [tuple(int(v) for v in c.split(':'))
-                      for c in args.sweep_fwd.split(',')]
-    args.sweep_bwd = [tuple(int(v) for v in c.split(':'))
-                      for c in args.sweep_bwd.split(',')]
     if args.quick:
         args.batch = min(args.batch, 2)
     os.makedirs(args.out, exist_ok=True)

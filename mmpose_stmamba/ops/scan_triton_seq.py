@@ -1,8 +1,9 @@
 # Copyright (c) mmpose_stmamba contributors. All rights reserved.
-"""Fused multi-order selective scan, channel-per-lane kernels (Triton).
+"""Fused multi-order selective scan: the Triton kernels (channel per lane).
 
-The second fused design of :mod:`.scan_triton` (same contract, same
-autograd entry point; ``scan_triton.KERNEL`` picks one).
+Called by :func:`.scan_triton.multi_order_scan_triton` (which checks the
+inputs and builds the permutation table); the autograd function is
+:class:`MultiOrderScanSeq`.  Importing this module needs Triton.
 
 References:
     * Gu & Dao, "Mamba" (2023): the selective scan and its adjoint.  Like
@@ -10,9 +11,9 @@ References:
       checkpointed and each chunk is recomputed in the backward pass;
       unlike it, the scan runs token after token inside each thread, with
       the channels spread over the lanes.  Written from the equations.
-    * docs/benchmark.md: why (the tile kernels spend ~45 instructions per
-      state element on Triton's scan, reductions and layout conversions;
-      the floor needs ~6 per exp).
+    * docs/benchmark.md, run 6: why (the first, tile kernels spent ~47
+      instructions per state element on Triton's associative scan,
+      reductions and layout conversions; the floor needs ~6 per exp).
 
 Design:
     * Tiles are (N, BLOCK_D) with the channels on the lanes and the N states
@@ -42,9 +43,17 @@ import torch
 import triton
 import triton.language as tl
 
-from .scan_triton import _softplus
-
 LOG2E = 1.4426950408889634
+
+
+@triton.jit
+def _softplus(x):
+    # log1p(exp(x)) with an accurate log1p (exp(x) is tiny for the usual dt
+    # init) and torch's threshold of 20.
+    z = tl.exp(x)
+    w = 1.0 + z
+    lp = tl.where(w == 1.0, z, tl.log(w) * (z / (w - 1.0)))
+    return tl.where(x > 20.0, x, lp)
 
 
 @triton.jit
@@ -326,6 +335,14 @@ def _strides(t, dims):
     return [t.stride(d) for d in dims]
 
 
+def _token_major(x, n):
+    """(B, K, N', L) -> fp32 with memory (B, K, L, n), zero-padded states."""
+    bt, k, n_in, seq = x.shape
+    out = x.new_zeros(bt, k, seq, n, dtype=torch.float32)
+    out[..., :n_in] = x.transpose(2, 3)
+    return out.transpose(2, 3)
+
+
 def _channels_last(t):
     """(B, [K,] C, L) with memory (B, L, [K,] C): a copy unless already so.
 
@@ -349,7 +366,10 @@ class MultiOrderScanSeq(torch.autograd.Function):
         u, delta = _channels_last(u), _channels_last(delta)
         bt, dm, seq = u.shape
         k = delta.shape[1]
-        n = A.shape[1]
+        n_in = A.shape[1]
+        # tl.arange needs a power of two: extra states have A = 0 and B = 0,
+        # so they stay 0, add nothing to y and get no gradient.
+        n = max(triton.next_power_of_2(n_in), 2)
         npair = k // 2
         fcfg, bcfg = dict(SEQ_FWD_CFG), dict(SEQ_BWD_CFG)
         every = bcfg['CHUNK'] * bcfg['SEG']
@@ -358,11 +378,11 @@ class MultiOrderScanSeq(torch.autograd.Function):
                              f'multiple of SEQ_FWD_CFG CHUNK={fcfg["CHUNK"]}')
         save = ctx.needs_input_grad[0] or any(ctx.needs_input_grad[1:7])
         nseg = triton.cdiv(seq, every)
-        a_t = A.float().t().contiguous()  # (N, K*Dm)
+        a_t = A.new_zeros(n, k * dm, dtype=torch.float32)
+        a_t[:n_in] = A.float().t()  # (N, K*Dm)
         b_dtype, c_dtype = B.dtype, C.dtype
         # Token-major fp32 copies: (B, K, L, N) memory, (B, K, N, L) view.
-        B, C = (x.transpose(2, 3).float().contiguous().transpose(2, 3)
-                for x in (B, C))
+        B, C = (_token_major(x, n) for x in (B, C))
         # Channels-last output, (B, P, Dm, L) as a view.
         out = torch.empty(bt, seq, npair, dm, dtype=u.dtype,
                           device=u.device).permute(0, 2, 3, 1)
@@ -383,13 +403,14 @@ class MultiOrderScanSeq(torch.autograd.Function):
         if save:
             ctx.save_for_backward(u, delta, a_t, B, C, D, delta_bias, ck,
                                   perms)
-        ctx.meta = (bool(softplus), nseg, bcfg, A.dtype, b_dtype, c_dtype)
+        ctx.meta = (bool(softplus), nseg, bcfg, A.dtype, b_dtype, c_dtype,
+                    n_in)
         return out
 
     @staticmethod
     def backward(ctx, dout):
         u, delta, a_t, B, C, D, delta_bias, ck, perms = ctx.saved_tensors
-        softplus, nseg, cfg, a_dtype, b_dtype, c_dtype = ctx.meta
+        softplus, nseg, cfg, a_dtype, b_dtype, c_dtype, n_in = ctx.meta
         dout = _channels_last(dout)
         bt, dm, seq = u.shape
         k = delta.shape[1]
@@ -418,7 +439,8 @@ class MultiOrderScanSeq(torch.autograd.Function):
             N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'], SEG=cfg['SEG'],
             HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
             SOFTPLUS=softplus, num_warps=cfg['num_warps'])
-        return (du.to(u.dtype), ddelta, da.t().to(a_dtype), db.to(b_dtype),
-                dc.to(c_dtype), dd.to(D.dtype) if D is not None else None,
+        return (du.to(u.dtype), ddelta, da[:n_in].t().to(a_dtype),
+                db[:, :, :n_in].to(b_dtype), dc[:, :, :n_in].to(c_dtype),
+                dd.to(D.dtype) if D is not None else None,
                 dbias.to(delta_bias.dtype) if delta_bias is not None else None,
                 None, None)
