@@ -39,6 +39,8 @@ Design:
       (shared by the channels) are added atomically in fp32; dA, dD and
       d(delta_bias) are reduced in registers first.
 """
+import os
+
 import torch
 import triton
 import triton.language as tl
@@ -57,15 +59,19 @@ def _softplus(x):
 
 
 @triton.jit
-def _visit(q, L, rev, perm_ptr, p):
+def _visit(q, L, LP, rev, perm_ptr, p):
     """(token, valid) visited at step q of pair p's order (rev: 0/1).
 
-    The canonical token comes from the pair's row of the permutation table
-    (one uniform load per token, L1/L2-resident): cheaper here than the
-    integer divisions of the closed forms with run-time divisors.
+    Both directions walk LP >= L steps (a whole number of checkpoint
+    segments); the forward one pads at its end, the reverse one at its
+    start (position LP - 1 - q), so that step segments of the two
+    directions cover the same positions (see ``SEQ_PARTS``).  The canonical
+    token comes from the pair's row of the permutation table (one uniform
+    load per token, L1/L2-resident): cheaper here than the integer
+    divisions of the closed forms with run-time divisors.
     """
-    valid = q < L
-    pos = tl.where(rev == 1, L - 1 - q, q)
+    pos = tl.where(rev == 1, LP - 1 - q, q)
+    valid = pos < L
     pos = tl.where(valid, pos, 0)
     return tl.load(perm_ptr + p * L + pos), valid
 
@@ -149,16 +155,21 @@ def _step_inputs(u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d,
 
 @triton.jit
 def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
-                    out_ptr, ck_ptr, perm_ptr, Dm, KD, L, NCH, NSEG, NPAIR,
+                    out_ptr, ck_ptr, perm_ptr, h0_ptr, hend_ptr, sdt_ptr,
+                    Dm, KD, L, LP, NSEG, NPAIR, PARTS, CPP,
                     su_b, su_d, su_l, sd_b, sd_k, sd_d, sd_l,
                     so_b, so_p, so_d, so_l,
                     N: tl.constexpr, BLOCK_D: tl.constexpr,
                     CHUNK: tl.constexpr, SEG: tl.constexpr,
                     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
-                    SOFTPLUS: tl.constexpr, SAVE_CK: tl.constexpr):
+                    SOFTPLUS: tl.constexpr, SAVE_CK: tl.constexpr,
+                    LOCAL: tl.constexpr):
+    # LOCAL: the first pass of a split sequence (PARTS > 1): each part
+    # from a zero state, keeping only its end state and its sum of dt.
     pid_d = tl.program_id(0)
     bb = tl.program_id(1).to(tl.int64)
-    p = tl.program_id(2)
+    p = tl.program_id(2) % NPAIR
+    part = tl.program_id(2) // NPAIR
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     mask_d = offs_d < Dm
     offs_n = tl.arange(0, N)
@@ -174,26 +185,44 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
         dl_b = dl_ptr + bb * sd_b + k * sd_k
         b_b = b_ptr + (bb * (2 * NPAIR) + k) * L * N
         c_b = c_ptr + (bb * (2 * NPAIR) + k) * L * N
-        ck_b = ck_ptr + (bb * (2 * NPAIR) + k) * NSEG * N * Dm
+        bk = bb * (2 * NPAIR) + k
+        ck_b = ck_ptr + bk * NSEG * N * Dm
+        # The reverse order walks this part's positions as its step part
+        # PARTS - 1 - part (see _visit).
+        spart = part + r * (PARTS - 1 - 2 * part)
+        state = (bk * PARTS + spart) * N * Dm
         h = tl.zeros((N, BLOCK_D), dtype=tl.float32)
-        for c in range(0, NCH):
-            if SAVE_CK:
+        sdt = tl.zeros((BLOCK_D, ), dtype=tl.float32)
+        if not LOCAL:
+            if PARTS > 1:
+                h = _load_rows(h0_ptr + state, Dm, offs_n, offs_d, mask_d,
+                               N)
+        for c in range(spart * CPP, (spart + 1) * CPP):
+            if SAVE_CK and not LOCAL:
                 if c % SEG == 0:
                     _store_rows(ck_b + (c // SEG) * N * Dm, Dm, h, offs_n,
                                 offs_d, mask_d, N)
             for i in tl.static_range(CHUNK):
-                tok, valid = _visit(c * CHUNK + i, L, r, perm_ptr, p)
+                tok, valid = _visit(c * CHUNK + i, L, LP, r, perm_ptr, p)
                 uu, raw, dt, bv, cv, md = _step_inputs(
                     u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
                     bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
                 h = _advance(h, a2, dt, uu, bv)
-                y = tl.sum(h * cv[:, None], 0)
-                if HAS_D:
-                    y += dsk * uu
-                optr = out_b + tok * so_l + optr_d
-                if r == 1:  # the forward order already stored its part
-                    y += tl.load(optr, mask=md, other=0.).to(tl.float32)
-                tl.store(optr, y.to(out_ptr.dtype.element_ty), mask=md)
+                if LOCAL:
+                    sdt += dt
+                else:
+                    y = tl.sum(h * cv[:, None], 0)
+                    if HAS_D:
+                        y += dsk * uu
+                    optr = out_b + tok * so_l + optr_d
+                    if r == 1:  # the forward order stored its part
+                        y += tl.load(optr, mask=md,
+                                     other=0.).to(tl.float32)
+                    tl.store(optr, y.to(out_ptr.dtype.element_ty), mask=md)
+        if LOCAL:
+            _store_rows(hend_ptr + state, Dm, h, offs_n, offs_d, mask_d, N)
+            tl.store(sdt_ptr + (bk * PARTS + spart) * Dm + offs_d, sdt,
+                     mask=mask_d)
         # The reverse order reads what the forward order stored.
         tl.debug_barrier()
 
@@ -202,7 +231,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
 def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     dout_ptr, ck_ptr, perm_ptr, scr_ptr, du_ptr, ddl_ptr,
                     db_ptr, dc_ptr, da_ptr, dd_ptr, dbias_ptr,
-                    Dm, KD, L, NCH, NSEG, NPAIR,
+                    carry_ptr, Dm, KD, L, LP, NSEG, NPAIR, PARTS, SPP,
                     su_b, su_d, su_l, sd_b, sd_k, sd_d, sd_l,
                     so_b, so_p, so_d, so_l, sdd_b, sdd_k, sdd_d, sdd_l,
                     sdu_b, sdu_d, sdu_l,
@@ -212,7 +241,8 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     SOFTPLUS: tl.constexpr):
     pid_d = tl.program_id(0)
     bb = tl.program_id(1).to(tl.int64)
-    k = tl.program_id(2)
+    k = tl.program_id(2) % (2 * NPAIR)
+    spart = tl.program_id(2) // (2 * NPAIR)  # step part (SEQ_PARTS)
     p = k % NPAIR
     rev = k // NPAIR
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
@@ -239,11 +269,14 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
     lane_d = tl.arange(0, BLOCK_D)
     mask_all = lane_d < BLOCK_D
     carry = tl.zeros((N, BLOCK_D), dtype=tl.float32)  # a_{i+1} G_{i+1}
+    if PARTS > 1:  # what the later parts pass back into this one
+        carry = _load_rows(carry_ptr + (bk * PARTS + spart) * N * Dm, Dm,
+                           offs_n, offs_d, mask_d, N)
     da_acc = tl.zeros((N, BLOCK_D), dtype=tl.float32)
     dd_acc = tl.zeros((BLOCK_D, ), dtype=tl.float32)
     dbias_acc = tl.zeros((BLOCK_D, ), dtype=tl.float32)
-    for si in range(0, NSEG):
-        s = NSEG - 1 - si
+    for si in range(0, SPP):
+        s = (spart + 1) * SPP - 1 - si
         h = _load_rows(ck_b + s * N * Dm, Dm, offs_n, offs_d, mask_d, N)
         if SEG > 1:
             # Rebuild this segment's chunk-start states.
@@ -251,7 +284,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                 _store_rows(scr + j * N * BLOCK_D, BLOCK_D, h, offs_n,
                             lane_d, mask_all, N)
                 for i in tl.static_range(CHUNK):
-                    tok, valid = _visit((s * SEG + j) * CHUNK + i, L, rev,
+                    tok, valid = _visit((s * SEG + j) * CHUNK + i, L, LP, rev,
                                         perm_ptr, p)
                     uu, raw, dt, bv, cv, md = _step_inputs(
                         u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d,
@@ -268,14 +301,14 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
             # The chunk's states, kept in registers.
             hs = ()
             for i in tl.static_range(CHUNK):
-                tok, valid = _visit(c * CHUNK + i, L, rev, perm_ptr, p)
+                tok, valid = _visit(c * CHUNK + i, L, LP, rev, perm_ptr, p)
                 uu, raw, dt, bv, cv, md = _step_inputs(
                     u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
                     bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
                 h = _advance(h, a2, dt, uu, bv)
                 hs = hs + (h, )
             for i in tl.static_range(CHUNK - 1, -1, -1):
-                tok, valid = _visit(c * CHUNK + i, L, rev, perm_ptr, p)
+                tok, valid = _visit(c * CHUNK + i, L, LP, rev, perm_ptr, p)
                 uu, raw, dt, bv, cv, md = _step_inputs(
                     u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
                     bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
@@ -319,6 +352,54 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
         tl.atomic_add(dbias_ptr + kd, dbias_acc, mask=mask_d, sem='relaxed')
 
 
+@triton.jit
+def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
+                      carry_ptr, Dm, KD, L, LP, NPAIR, PARTS, CPP,
+                      sd_b, sd_k, sd_d, sd_l, so_b, so_p, so_d, so_l,
+                      N: tl.constexpr, BLOCK_D: tl.constexpr,
+                      CHUNK: tl.constexpr, HAS_BIAS: tl.constexpr,
+                      SOFTPLUS: tl.constexpr):
+    """First backward pass of a split sequence: each step part's adjoint
+    carry at its start, from a zero carry at its end (g = carry + C dy,
+    carry = a g: no states needed)."""
+    pid_d = tl.program_id(0)
+    bb = tl.program_id(1).to(tl.int64)
+    k = tl.program_id(2) % (2 * NPAIR)
+    spart = tl.program_id(2) // (2 * NPAIR)
+    p = k % NPAIR
+    rev = k // NPAIR
+    offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < Dm
+    offs_n = tl.arange(0, N)
+    a2, dsk, bias = _order_params(at_ptr, at_ptr, bias_ptr, k, Dm, KD,
+                                  offs_n, offs_d, mask_d, N, False, HAS_BIAS)
+    a2 = a2 * 1.4426950408889634
+    bk = bb * (2 * NPAIR) + k
+    dl_b = dl_ptr + bb * sd_b + k * sd_k
+    c_b = c_ptr + bk * L * N
+    dout_b = dout_ptr + bb * so_b + p * so_p
+    carry = tl.zeros((N, BLOCK_D), dtype=tl.float32)
+    for ci in range(0, CPP):
+        c = (spart + 1) * CPP - 1 - ci
+        for i in tl.static_range(CHUNK - 1, -1, -1):
+            tok, valid = _visit(c * CHUNK + i, L, LP, rev, perm_ptr, p)
+            md = mask_d & valid
+            raw = tl.load(dl_b + tok * sd_l + offs_d * sd_d, mask=md,
+                          other=0.).to(tl.float32)
+            if HAS_BIAS:
+                raw = raw + bias
+            if SOFTPLUS:
+                raw = _softplus(raw)
+            dt = tl.where(md, raw, 0.)
+            cv = tl.load(c_b + tok * N + offs_n, mask=valid, other=0.)
+            dy = tl.load(dout_b + tok * so_l + offs_d * so_d, mask=md,
+                         other=0.).to(tl.float32)
+            carry = tl.exp2(dt[None, :] * a2) * (carry
+                                                 + cv[:, None] * dy[None, :])
+    _store_rows(carry_ptr + (bk * PARTS + spart) * N * Dm, Dm, carry, offs_n,
+                offs_d, mask_d, N)
+
+
 # Launch parameters.  The checkpoint interval EVERY (tokens) is shared by
 # the two kernels: forward CHUNK must divide it, backward CHUNK * SEG = it.
 # Memory of the checkpoints: 4 * N / EVERY bytes per (batch, order,
@@ -328,11 +409,47 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
 # sweep_seq.py, docs/benchmark.md): forward BLOCK_D 16 (two lanes per
 # channel, twice the programs) beat 32 and 8 at Dm = 192 and 512.
 SEQ_FWD_CFG = dict(BLOCK_D=16, CHUNK=8, num_warps=1)
+# Parts the sequence is split into, scanned in parallel (a two-level scan:
+# each part from a zero state / zero adjoint, a short pass over the parts'
+# end values, then each part again from its true start).  The kernels'
+# parallelism is B * Dm / BLOCK_D * (pairs or orders) programs of one warp,
+# independent of L, which is why the batch-8 neck lost to mamba-ssm (docs/
+# benchmark.md, run 8); PARTS multiplies it at the price of one more exp per
+# state in each direction.  1 (off) is the measured default: PARTS > 1 is
+# exact (tests) but was not timed on a GPU yet.  Environment override:
+# STMAMBA_SCAN_PARTS.
+SEQ_PARTS = 1
 SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=4, SEG=16, num_warps=1)
 
 
 def _strides(t, dims):
     return [t.stride(d) for d in dims]
+
+
+def _parts() -> int:
+    parts = int(os.environ.get('STMAMBA_SCAN_PARTS', SEQ_PARTS))
+    if parts < 1:
+        raise ValueError(f'STMAMBA_SCAN_PARTS={parts}: expected >= 1')
+    return parts
+
+
+def _chain(a_t, sdt, local, reverse):
+    """Start values of each step part from the parts' local end values.
+
+    State (forward): h0[s] = exp(A sum(dt)[s-1]) h0[s-1] + local[s-1];
+    adjoint carry (backward, reverse=True): c[s] = exp(A sum(dt)[s+1])
+    c[s+1] + local[s+1].  a_t (N, K*Dm); sdt (B, K, P, Dm); local
+    (B, K, P, N, Dm).
+    """
+    bt, k, parts, n, dm = local.shape
+    a = a_t.view(n, k, dm).transpose(0, 1)  # (K, N, Dm)
+    out = torch.zeros_like(local)
+    order = range(parts - 2, -1, -1) if reverse else range(1, parts)
+    for s in order:
+        src = s + 1 if reverse else s - 1
+        decay = torch.exp(a * sdt[:, :, src, None, :])
+        out[:, :, s] = decay * out[:, :, src] + local[:, :, src]
+    return out
 
 
 def _token_major(x, n):
@@ -377,7 +494,10 @@ class MultiOrderScanSeq(torch.autograd.Function):
             raise ValueError(f'SEQ_BWD_CFG CHUNK*SEG={every} must be a '
                              f'multiple of SEQ_FWD_CFG CHUNK={fcfg["CHUNK"]}')
         save = ctx.needs_input_grad[0] or any(ctx.needs_input_grad[1:7])
-        nseg = triton.cdiv(seq, every)
+        parts = min(_parts(), triton.cdiv(seq, every))
+        # Checkpoint segments: a whole number per part; LP steps in all.
+        nseg = triton.cdiv(triton.cdiv(seq, every), parts) * parts
+        length_p = nseg * every
         a_t = A.new_zeros(n, k * dm, dtype=torch.float32)
         a_t[:n_in] = A.float().t()  # (N, K*Dm)
         b_dtype, c_dtype = B.dtype, C.dtype
@@ -389,28 +509,39 @@ class MultiOrderScanSeq(torch.autograd.Function):
         ck = (torch.empty(bt, k, nseg, n, dm, dtype=torch.float32,
                           device=u.device) if save else a_t)
         dummy = a_t
-        grid = (triton.cdiv(dm, fcfg['BLOCK_D']), bt, npair)
-        _seq_fwd_kernel[grid](
-            u, delta, B, C, a_t, D if D is not None else dummy,
-            delta_bias if delta_bias is not None else dummy, out, ck, perms,
-            dm, k * dm, seq, triton.cdiv(seq, fcfg['CHUNK']), nseg, npair,
-            *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
-            *_strides(out, (0, 1, 2, 3)),
-            N=n, BLOCK_D=fcfg['BLOCK_D'], CHUNK=fcfg['CHUNK'],
-            SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
-            HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus),
-            SAVE_CK=save, num_warps=fcfg['num_warps'])
+        grid = (triton.cdiv(dm, fcfg['BLOCK_D']), bt, npair * parts)
+        sdt = h0 = dummy
+        if parts > 1:
+            hend = a_t.new_empty(bt, k, parts, n, dm)
+            sdt = a_t.new_empty(bt, k, parts, dm)
+        for local in ([True] if parts > 1 else []) + [False]:
+            if not local and parts > 1:
+                h0 = _chain(a_t, sdt, hend, reverse=False)
+            _seq_fwd_kernel[grid](
+                u, delta, B, C, a_t, D if D is not None else dummy,
+                delta_bias if delta_bias is not None else dummy, out, ck,
+                perms, h0, hend if local else dummy, sdt, dm, k * dm, seq,
+                length_p, nseg, npair, parts,
+                length_p // parts // fcfg['CHUNK'],
+                *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
+                *_strides(out, (0, 1, 2, 3)),
+                N=n, BLOCK_D=fcfg['BLOCK_D'], CHUNK=fcfg['CHUNK'],
+                SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
+                HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus),
+                SAVE_CK=save, LOCAL=local, num_warps=fcfg['num_warps'])
         if save:
             ctx.save_for_backward(u, delta, a_t, B, C, D, delta_bias, ck,
-                                  perms)
-        ctx.meta = (bool(softplus), nseg, bcfg, A.dtype, b_dtype, c_dtype,
-                    n_in)
+                                  perms, sdt)
+        ctx.meta = (bool(softplus), nseg, parts, bcfg, A.dtype, b_dtype,
+                    c_dtype, n_in)
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        u, delta, a_t, B, C, D, delta_bias, ck, perms = ctx.saved_tensors
-        softplus, nseg, cfg, a_dtype, b_dtype, c_dtype, n_in = ctx.meta
+        (u, delta, a_t, B, C, D, delta_bias, ck, perms,
+         sdt) = ctx.saved_tensors
+        (softplus, nseg, parts, cfg, a_dtype, b_dtype, c_dtype,
+         n_in) = ctx.meta
         dout = _channels_last(dout)
         bt, dm, seq = u.shape
         k = delta.shape[1]
@@ -424,15 +555,28 @@ class MultiOrderScanSeq(torch.autograd.Function):
         da = torch.zeros(n, k * dm, dtype=f32, device=dev)
         dd = torch.zeros(k * dm, dtype=f32, device=dev)
         dbias = torch.zeros(k * dm, dtype=f32, device=dev)
-        grid = (triton.cdiv(dm, cfg['BLOCK_D']), bt, k)
-        scr = torch.empty(grid[0] * bt * k * cfg['SEG'] * n * cfg['BLOCK_D'],
-                          dtype=f32, device=dev)
+        grid = (triton.cdiv(dm, cfg['BLOCK_D']), bt, k * parts)
+        scr = torch.empty(grid[0] * bt * k * parts * cfg['SEG'] * n *
+                          cfg['BLOCK_D'], dtype=f32, device=dev)
         dummy = a_t
+        length_p = nseg * cfg['CHUNK'] * cfg['SEG']
+        carry = dummy
+        if parts > 1:
+            local = a_t.new_empty(bt, k, parts, n, dm)
+            _seq_carry_kernel[grid](
+                delta, C, a_t, delta_bias if delta_bias is not None else
+                dummy, dout, perms, local, dm, k * dm, seq, length_p, k // 2,
+                parts, length_p // parts // cfg['CHUNK'],
+                *_strides(delta, (0, 1, 2, 3)), *_strides(dout, (0, 1, 2, 3)),
+                N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'],
+                HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
+                num_warps=cfg['num_warps'])
+            carry = _chain(a_t, sdt, local, reverse=True)
         _seq_bwd_kernel[grid](
             u, delta, B, C, a_t, D if D is not None else dummy,
             delta_bias if delta_bias is not None else dummy, dout, ck,
-            perms, scr, du, ddelta, db, dc, da, dd, dbias, dm, k * dm, seq,
-            triton.cdiv(seq, cfg['CHUNK']), nseg, k // 2,
+            perms, scr, du, ddelta, db, dc, da, dd, dbias, carry, dm, k * dm,
+            seq, length_p, nseg, k // 2, parts, nseg // parts,
             *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
             *_strides(dout, (0, 1, 2, 3)), *_strides(ddelta, (0, 1, 2, 3)),
             *_strides(du, (0, 1, 2)),

@@ -142,6 +142,14 @@ def _interpreter_main():
                                    3, 4, torch.float32, 'cpu', seed=40)
     print('wsts one segment', errs)
     worst = max(worst, *errs.values())
+    # The sequence split into 3 parts scanned in parallel (SEQ_PARTS).
+    scan_triton_seq.SEQ_FWD_CFG.update(CHUNK=2)
+    scan_triton_seq.SEQ_BWD_CFG.update(CHUNK=2, SEG=2)
+    scan_triton_seq.SEQ_PARTS = 3
+    errs = check_against_reference(*SMALL_CASES[0], torch.float32, 'cpu',
+                                   seed=41, channels_last=True)
+    print('sts6d in 3 parts', errs)
+    worst = max(worst, *errs.values())
     print(f'WORST {worst:.3e}')
 
 
@@ -251,3 +259,13 @@ def test_gpu_auto_dispatch_follows_preference(monkeypatch):
     monkeypatch.setenv(multi_scan.ENV_FUSED, '0')
     assert multi_scan._resolve('auto', *args, kw) == 'auto'
     assert multi_scan._resolve('triton', *args, kw) == 'triton'
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
+def test_parts_setting_is_checked(monkeypatch):
+    from mmpose_stmamba.ops import scan_triton_seq
+    monkeypatch.setenv('STMAMBA_SCAN_PARTS', '0')
+    with pytest.raises(ValueError, match='STMAMBA_SCAN_PARTS'):
+        scan_triton_seq._parts()
+    monkeypatch.setenv('STMAMBA_SCAN_PARTS', '4')
+    assert scan_triton_seq._parts() == 4
