@@ -113,43 +113,42 @@ def check_against_reference(orders, grid, window, layout, dm, n, dtype,
     return errs
 
 
+# Interpreter cases: (label, launch settings, check_against_reference
+# arguments).  Channel blocks and chunks that do not divide Dm / L, several
+# checkpoint segments, the table fallback, channels-last strides, N = 3
+# (padded to 4 inside the op), one segment longer than the sequence, and
+# the sequence split into parts scanned in parallel.
+_SMALL = dict(fwd=dict(BLOCK_D=4, CHUNK=2, num_warps=1),
+              bwd=dict(BLOCK_D=4, CHUNK=2, SEG=2, num_warps=1), parts=1)
+INTERPRETER_CASES = [
+    (f'{case[0]} {case[1]}', _SMALL,
+     dict(args=case, seed=30 + i, channels_last=i == 0))
+    for i, case in enumerate(SMALL_CASES)
+] + [
+    ('sts6d plain, N=3', _SMALL,
+     dict(args=('sts6d', (2, 2, 3), (8, 6), 'wide_rows', 3, 3), seed=39,
+          softplus=False, with_d=False, with_bias=False)),
+    ('wsts one segment', dict(_SMALL, fwd=dict(_SMALL['fwd'], CHUNK=4),
+                              bwd=dict(_SMALL['bwd'], CHUNK=4, SEG=8)),
+     dict(args=('wsts', (2, 3, 4), (2, 3), 'wide_rows', 3, 4), seed=40)),
+    ('sts6d in 3 parts', dict(_SMALL, parts=3),
+     dict(args=SMALL_CASES[0], seed=41, channels_last=True)),
+]
+
+
 def _interpreter_main():
     """Runs in a subprocess with TRITON_INTERPRET=1; prints the errors."""
-    from mmpose_stmamba.ops import scan_triton_seq
-
-    # Channel blocks and chunks that do not divide Dm / L, several
-    # segments, the table fallback, channels-last strides.
-    scan_triton_seq.SEQ_FWD_CFG.update(BLOCK_D=4, CHUNK=2, num_warps=1)
-    scan_triton_seq.SEQ_BWD_CFG.update(BLOCK_D=4, CHUNK=2, SEG=2,
-                                       num_warps=1)
+    from mmpose_stmamba.ops import scan_triton_seq as seq
     worst = 0.0
-    for i, case in enumerate(SMALL_CASES):
-        errs = check_against_reference(*case, torch.float32, 'cpu',
-                                       seed=30 + i, channels_last=i == 0)
-        print(case[0], case[1], errs)
+    for label, launch, kwargs in INTERPRETER_CASES:
+        seq.SEQ_FWD_CFG.update(launch['fwd'])
+        seq.SEQ_BWD_CFG.update(launch['bwd'])
+        seq.SEQ_PARTS = launch['parts']
+        kwargs = dict(kwargs)
+        errs = check_against_reference(*kwargs.pop('args'), torch.float32,
+                                       'cpu', **kwargs)
+        print(label, errs)
         worst = max(worst, *errs.values())
-    # No D / bias / softplus; N = 3 (padded to 4 inside the op).
-    errs = check_against_reference('sts6d', (2, 2, 3), (8, 6), 'wide_rows',
-                                   3, 3, torch.float32, 'cpu', seed=39,
-                                   softplus=False, with_d=False,
-                                   with_bias=False)
-    print('sts6d plain, N=3', errs)
-    worst = max(worst, *errs.values())
-    # One segment longer than the sequence, forward chunk 4.
-    scan_triton_seq.SEQ_FWD_CFG.update(CHUNK=4)
-    scan_triton_seq.SEQ_BWD_CFG.update(CHUNK=4, SEG=8)
-    errs = check_against_reference('wsts', (2, 3, 4), (2, 3), 'wide_rows',
-                                   3, 4, torch.float32, 'cpu', seed=40)
-    print('wsts one segment', errs)
-    worst = max(worst, *errs.values())
-    # The sequence split into 3 parts scanned in parallel (SEQ_PARTS).
-    scan_triton_seq.SEQ_FWD_CFG.update(CHUNK=2)
-    scan_triton_seq.SEQ_BWD_CFG.update(CHUNK=2, SEG=2)
-    scan_triton_seq.SEQ_PARTS = 3
-    errs = check_against_reference(*SMALL_CASES[0], torch.float32, 'cpu',
-                                   seed=41, channels_last=True)
-    print('sts6d in 3 parts', errs)
-    worst = max(worst, *errs.values())
     print(f'WORST {worst:.3e}')
 
 
