@@ -132,13 +132,10 @@ def _advance(h, a2, dt, uu, bv):
 
 
 @triton.jit
-def _step_inputs(u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d,
-                 offs_n, bias, su_d, su_l, sd_d, sd_l, N: tl.constexpr,
-                 HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
-    # B and C: token-major (L, N) fp32 rows of this (batch, order).
-    md = mask_d & valid
-    uu = tl.load(u_ptr + tok * su_l + offs_d * su_d, mask=md,
-                 other=0.).to(tl.float32)
+def _step_dt(dl_ptr, tok, md, offs_d, bias, sd_d, sd_l,
+             HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """(delta + bias, dt) at a visited token; dt = 0 on padding steps
+    (decay 1, input 0)."""
     raw = tl.load(dl_ptr + tok * sd_l + offs_d * sd_d, mask=md,
                   other=0.).to(tl.float32)
     if HAS_BIAS:
@@ -147,7 +144,19 @@ def _step_inputs(u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d,
         dt = _softplus(raw)
     else:
         dt = raw
-    dt = tl.where(md, dt, 0.)  # padding steps: decay 1, input 0
+    return raw, tl.where(md, dt, 0.)
+
+
+@triton.jit
+def _step_inputs(u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d,
+                 offs_n, bias, su_d, su_l, sd_d, sd_l, N: tl.constexpr,
+                 HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    # B and C: token-major (L, N) fp32 rows of this (batch, order).
+    md = mask_d & valid
+    uu = tl.load(u_ptr + tok * su_l + offs_d * su_d, mask=md,
+                 other=0.).to(tl.float32)
+    raw, dt = _step_dt(dl_ptr, tok, md, offs_d, bias, sd_d, sd_l, HAS_BIAS,
+                       SOFTPLUS)
     bv = tl.load(b_ptr + tok * N + offs_n, mask=valid, other=0.)
     cv = tl.load(c_ptr + tok * N + offs_n, mask=valid, other=0.)
     return uu, raw, dt, bv, cv, md
@@ -384,13 +393,8 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
         for i in tl.static_range(CHUNK - 1, -1, -1):
             tok, valid = _visit(c * CHUNK + i, L, LP, rev, perm_ptr, p)
             md = mask_d & valid
-            raw = tl.load(dl_b + tok * sd_l + offs_d * sd_d, mask=md,
-                          other=0.).to(tl.float32)
-            if HAS_BIAS:
-                raw = raw + bias
-            if SOFTPLUS:
-                raw = _softplus(raw)
-            dt = tl.where(md, raw, 0.)
+            raw, dt = _step_dt(dl_b, tok, md, offs_d, bias, sd_d, sd_l,
+                               HAS_BIAS, SOFTPLUS)
             cv = tl.load(c_b + tok * N + offs_n, mask=valid, other=0.)
             dy = tl.load(dout_b + tok * so_l + offs_d * so_d, mask=md,
                          other=0.).to(tl.float32)
@@ -510,25 +514,29 @@ class MultiOrderScanSeq(torch.autograd.Function):
                           device=u.device) if save else a_t)
         dummy = a_t
         grid = (triton.cdiv(dm, fcfg['BLOCK_D']), bt, npair * parts)
-        sdt = h0 = dummy
-        if parts > 1:
-            hend = a_t.new_empty(bt, k, parts, n, dm)
-            sdt = a_t.new_empty(bt, k, parts, dm)
-        for local in ([True] if parts > 1 else []) + [False]:
-            if not local and parts > 1:
-                h0 = _chain(a_t, sdt, hend, reverse=False)
+
+        def launch(local, h0, hend):
             _seq_fwd_kernel[grid](
                 u, delta, B, C, a_t, D if D is not None else dummy,
                 delta_bias if delta_bias is not None else dummy, out, ck,
-                perms, h0, hend if local else dummy, sdt, dm, k * dm, seq,
-                length_p, nseg, npair, parts,
-                length_p // parts // fcfg['CHUNK'],
+                perms, h0, hend, sdt, dm, k * dm, seq, length_p, nseg, npair,
+                parts, length_p // parts // fcfg['CHUNK'],
                 *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
                 *_strides(out, (0, 1, 2, 3)),
                 N=n, BLOCK_D=fcfg['BLOCK_D'], CHUNK=fcfg['CHUNK'],
                 SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
                 HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus),
                 SAVE_CK=save, LOCAL=local, num_warps=fcfg['num_warps'])
+
+        sdt = dummy
+        if parts > 1:
+            # Parts' end states from zero, chained, then the real pass.
+            hend = a_t.new_empty(bt, k, parts, n, dm)
+            sdt = a_t.new_empty(bt, k, parts, dm)
+            launch(True, dummy, hend)
+            launch(False, _chain(a_t, sdt, hend, reverse=False), dummy)
+        else:
+            launch(False, dummy, dummy)
         if save:
             ctx.save_for_backward(u, delta, a_t, B, C, D, delta_bias, ck,
                                   perms, sdt)
