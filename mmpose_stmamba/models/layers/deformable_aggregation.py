@@ -24,13 +24,20 @@ Inferred (the paper is silent on the formula):
       (t, y, x) for the temporal taps) plus a pointwise layer, per channel
       group; the value path is depthwise (one weight per channel and
       point) followed by a pointwise projection.
-    * Two implementations give the same numbers: ``'grid_sample'`` (default;
-      ``F.grid_sample`` in fp32 positions, any input dtype, with a backward
-      that recomputes one sampling point at a time instead of keeping all
-      P sampled copies of the features) and ``'torchvision'``
+    * Three implementations give the same numbers: ``'grid_sample'``
+      (default; ``F.grid_sample`` in fp32 positions, any input dtype, with a
+      backward that recomputes one sampling point at a time instead of
+      keeping all P sampled copies of the features), ``'torchvision'``
       (``torchvision.ops.deform_conv2d`` with mask, the reference DCNv2
-      kernel; fp32 only, slow on GPU: see /work/shared/PERF_NOTES.md).
+      kernel; fp32 only, slow on GPU: see /work/shared/PERF_NOTES.md) and
+      ``'triton'`` (:mod:`mmpose_stmamba.ops.deform_sample_triton`: all
+      taps and points in one kernel per pass, x read once in its dtype,
+      fp32 positions and accumulation; CUDA only).  ``'auto'`` picks
+      ``'triton'`` for CUDA tensors when Triton imports and
+      ``'grid_sample'`` otherwise, per call (so a CPU run of an ``'auto'``
+      model is exactly the ``'grid_sample'`` one).
 """
+import functools
 from typing import Sequence
 
 import torch
@@ -38,7 +45,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
-IMPLS = ('grid_sample', 'torchvision')
+IMPLS = ('grid_sample', 'torchvision', 'triton', 'auto')
 
 
 class ModulatedDeformSampler(nn.Module):
@@ -54,7 +61,11 @@ class ModulatedDeformSampler(nn.Module):
         frame_taps (Sequence[int]): Frame offsets tau sampled.
         kernel_size (int): k of the k x k kernel cells.
         groups (int): G, channel groups sharing offsets and masks.
-        impl (str): 'grid_sample' or 'torchvision'.
+        impl (str): 'grid_sample', 'torchvision', 'triton' (the fused
+            kernel of :mod:`mmpose_stmamba.ops.deform_sample_triton`; CUDA
+            tensors only, raises otherwise) or 'auto' ('triton' for CUDA
+            tensors when Triton imports, else 'grid_sample'; decided at
+            each call from x's device).
     """
 
     def __init__(self, channels: int, frame_taps: Sequence[int],
@@ -69,8 +80,9 @@ class ModulatedDeformSampler(nn.Module):
         self.kernel_size = kernel_size
         self.groups = groups
         self.impl = impl
-        # choose the implementation once, not per call
-        self._sample = getattr(self, f'_{impl}')
+        # choose the per-tap implementation once, not per call; 'triton'
+        # and 'auto' replace the whole loop over taps (see forward)
+        self._sample = getattr(self, f'_{impl}', self._grid_sample)
         points = kernel_size * kernel_size
         # Start as an average over the points (times the 0.5 masks).
         self.weight = nn.Parameter(
@@ -92,6 +104,14 @@ class ModulatedDeformSampler(nn.Module):
         Returns:
             Tensor: (B, C, T, H, W).
         """
+        if self.impl == 'triton' or (self.impl == 'auto' and x.is_cuda
+                                     and _fused_sampler() is not None):
+            fused = _fused_sampler()
+            if fused is None:
+                raise RuntimeError("impl='triton' needs Triton (it ships "
+                                   'with CUDA builds of PyTorch)')
+            return fused(x, offsets, masks, self.weight, self.frame_taps,
+                         self.kernel_size)
         out = 0
         for i, tau in enumerate(self.frame_taps):
             out = out + self._sample(
@@ -150,6 +170,17 @@ class ModulatedDeformSampler(nn.Module):
     def output_like(self, x, offsets, masks):
         """A zero tensor shaped like :meth:`forward`'s result."""
         return torch.zeros_like(x)
+
+
+@functools.lru_cache(maxsize=None)
+def _fused_sampler():
+    """The fused Triton op, or None where Triton does not import (probed
+    once; Triton is imported only here, on first use)."""
+    try:
+        from ...ops.deform_sample_triton import modulated_deform_sample
+    except ImportError:
+        return None
+    return modulated_deform_sample
 
 
 class _SampleAndSum(torch.autograd.Function):
@@ -234,8 +265,8 @@ class DeformableAggregation(nn.Module):
             sampling within the frame. Defaults to (0,).
         kernel_size (int): Kernel cells per tap, k x k. Defaults to 3.
         groups (int): Channel groups sharing offsets/masks. Defaults to 4.
-        impl (str): 'grid_sample' or 'torchvision'.
-            Defaults to 'grid_sample'.
+        impl (str): 'grid_sample', 'torchvision', 'triton' or 'auto' (see
+            :class:`ModulatedDeformSampler`). Defaults to 'grid_sample'.
         with_cp (bool): Recompute the sampling in the backward pass
             instead of keeping the (points x channels) samples, trading
             time for memory (as MMPose backbones' ``with_cp``).

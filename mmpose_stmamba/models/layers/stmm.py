@@ -55,8 +55,11 @@ class STMMerge(nn.Module):
             :class:`DeformableAggregation` (defaults: taps (0,), 3x3).
         temporal_cfg (dict, optional): Extra arguments of the temporal one
             (defaults: taps (-1, 0, 1), 1x1).
-        impl (str): Deformable sampling implementation, 'grid_sample' or
-            'torchvision'. Defaults to 'grid_sample'.
+        impl (str): Deformable sampling implementation, 'grid_sample',
+            'torchvision', 'triton' (fused kernel, CUDA) or 'auto' ('triton'
+            on CUDA tensors when Triton imports, else 'grid_sample'); see
+            :class:`~.deformable_aggregation.ModulatedDeformSampler`.
+            Defaults to 'grid_sample'.
         groups (int): Channel groups sharing offsets. Defaults to 4.
         with_cp (bool): Recompute the deformable sampling in backward
             (saves memory). Defaults to False.
