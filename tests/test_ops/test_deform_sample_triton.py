@@ -1,0 +1,214 @@
+"""Tests of the fused deformable sampling (``ops/deform_sample_triton.py``).
+
+Every case compares the output and the gradients of x, offsets, masks and
+the point weights with the ``'grid_sample'`` implementation of
+:class:`ModulatedDeformSampler`.  Without CUDA the kernels run in Triton's
+interpreter (``TRITON_INTERPRET=1``, in a subprocess because Triton reads
+the flag when a kernel is defined) at small sizes; CUDA tests compare fp32
+and bf16 (also under autocast) at larger ones.
+"""
+import math
+import os
+import subprocess
+import sys
+
+import pytest
+import torch
+
+from mmpose_stmamba.models.layers import (DeformableAggregation,
+                                          ModulatedDeformSampler)
+
+HAS_CUDA = torch.cuda.is_available()
+try:
+    import triton  # noqa: F401
+    HAS_TRITON = True
+except ImportError:
+    HAS_TRITON = False
+
+
+def _rel(x, ref):
+    """max |x - ref| / max(1, max |ref|); NaN fails."""
+    err = ((x.double() - ref.double()).abs().max() /
+           ref.double().abs().max().clamp_min(1.)).item()
+    return err if math.isfinite(err) else math.inf
+
+
+def make_inputs(frame_taps, k, B=2, C=8, G=2, T=3, H=5, W=4, scale=1.5,
+                integer=False, seed=0, device='cpu'):
+    """x, offsets (a few pixels: some samples leave the frame), masks."""
+    gen = torch.Generator().manual_seed(seed)
+    taps = len(frame_taps)
+    x = torch.randn(B, C, T, H, W, generator=gen)
+    offsets = torch.randn(B, G, taps, k * k, 2, T, H, W,
+                          generator=gen) * scale
+    if integer:  # samples exactly on pixels (and on the frame's edges)
+        offsets = offsets.round()
+    masks = torch.rand(B, G, taps, k * k, T, H, W, generator=gen)
+    return [t.to(device) for t in (x, offsets, masks)]
+
+
+def compare_sampler(frame_taps, k, dtype=torch.float32, device='cpu',
+                    channels_last=False, seed=0, **shape):
+    """{name: error} of impl='triton' against 'grid_sample' in fp32."""
+    x, offsets, masks = make_inputs(frame_taps, k, seed=seed, device=device,
+                                    **shape)
+    C, G = x.shape[1], offsets.shape[1]
+    gen = torch.Generator().manual_seed(seed + 1)
+    weight = torch.randn(C, len(frame_taps), k * k, generator=gen)
+    grad = torch.randn(x.shape, generator=gen).to(device)
+    results = {}
+    for impl, cast in (('grid_sample', torch.float32), ('triton', dtype)):
+        sampler = ModulatedDeformSampler(C, frame_taps, k, G, impl).to(device)
+        with torch.no_grad():
+            sampler.weight.copy_(weight)
+        xi = x.to(cast, copy=True)
+        if channels_last:  # channel stride 1: no copy inside the op
+            xi = xi.permute(0, 2, 3, 4, 1).contiguous().permute(0, 4, 1, 2, 3)
+        inputs = [t.requires_grad_() for t in (xi, offsets.to(cast).clone(),
+                                               masks.to(cast).clone())]
+        out = sampler(*inputs)
+        assert out.dtype == cast and out.shape == x.shape
+        (out.float() * grad).sum().backward()
+        results[impl] = [out.detach()] + [t.grad for t in inputs] + [
+            sampler.weight.grad]
+    names = ('out', 'dx', 'doffsets', 'dmasks', 'dweight')
+    return {
+        name: _rel(ours, ref)
+        for name, ours, ref in zip(names, results['triton'],
+                                   results['grid_sample'])
+    }
+
+
+def compare_aggregation(frame_taps, k, device='cpu', autocast=False,
+                        seed=0, B=2, C=8, G=2, T=2, H=4, W=5):
+    """The whole DeformableAggregation (offsets are a strided view of the
+    offset head's output) with impl='triton' against 'grid_sample'."""
+    torch.manual_seed(seed)
+    ref = DeformableAggregation(C, frame_taps, k, G, 'grid_sample')
+    with torch.no_grad():
+        ref.offset_pw.weight.normal_(std=0.3)
+        ref.sampler.weight.normal_()
+    ours = DeformableAggregation(C, frame_taps, k, G, 'triton')
+    ours.load_state_dict(ref.state_dict())
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn(B, C, T, H, W, generator=gen).to(device)
+    guide = torch.randn(B, C, T, H, W, generator=gen).to(device)
+    results = []
+    for module in (ref, ours):
+        module.to(device)
+        xi = x.clone().requires_grad_()
+        with torch.autocast(device_type=device, dtype=torch.bfloat16,
+                            enabled=autocast):
+            out = module(xi, guide)
+        out.float().square().sum().backward()
+        results.append((out.detach(), xi.grad, module.offset_pw.weight.grad,
+                        module.sampler.weight.grad))
+    names = ('out', 'dx', 'doffset_pw', 'dweight')
+    return {
+        name: _rel(ours, ref)
+        for name, ref, ours in zip(names, *results)
+    }
+
+
+# Interpreter cases: (label, function, kwargs).  Pixel blocks smaller than
+# the frame (ragged), C/G not a power of two, frames beyond the clip,
+# samples on integer positions, channels-last x, strided offsets.
+INTERPRETER_CASES = [
+    ('spatial 3x3', compare_sampler, dict(frame_taps=(0, ), k=3)),
+    ('temporal taps, C/G=3', compare_sampler,
+     dict(frame_taps=(-1, 0, 1), k=1, C=6, seed=1, channels_last=True)),
+    # grid_sample normalises positions by 2 / (size - 1) and back: exact
+    # for H - 1 and W - 1 powers of two, so that a sample on a pixel stays
+    # on it (the position gradient is one-sided there, and both sides
+    # differ; for W = 4 grid_sample lands a rounding error below)
+    ('integer offsets', compare_sampler,
+     dict(frame_taps=(1, ), k=3, integer=True, B=1, W=3, seed=2)),
+    ('aggregation', compare_aggregation, dict(frame_taps=(-1, 0, 1), k=1)),
+]
+
+
+def _interpreter_main():
+    """Runs in a subprocess with TRITON_INTERPRET=1; prints the errors."""
+    from mmpose_stmamba.ops import deform_sample_triton as ds
+    ds.FWD_CFG.update(BLOCK_Q=16)
+    ds.BWD_CFG.update(BLOCK_Q=16)
+    worst = 0.0
+    for label, fn, kwargs in INTERPRETER_CASES:
+        errs = fn(**kwargs)
+        print(label, errs)
+        worst = max(worst, *errs.values())
+    print(f'WORST {worst:.3e}')
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
+def test_interpreter_matches_grid_sample():
+    here = os.path.dirname(os.path.abspath(__file__))
+    env = dict(os.environ, TRITON_INTERPRET='1', CUDA_VISIBLE_DEVICES='')
+    code = ('import sys; sys.path.insert(0, sys.argv[1]); '
+            'from test_ops.test_deform_sample_triton import '
+            '_interpreter_main; _interpreter_main()')
+    proc = subprocess.run([sys.executable, '-c', code, os.path.dirname(here)],
+                          env=env, capture_output=True, text=True,
+                          timeout=600)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    worst = float(proc.stdout.strip().splitlines()[-1].split()[-1])
+    assert worst < 1e-5, proc.stdout
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
+def test_bad_shapes_raise():
+    from mmpose_stmamba.ops.deform_sample_triton import modulated_deform_sample
+    x, offsets, masks = make_inputs((0, ), 3)
+    weight = torch.ones(8, 1, 9)
+    with pytest.raises(ValueError, match='masks.shape'):
+        modulated_deform_sample(x, offsets, masks[:, :, :, :4], weight,
+                                (0, ), 3)
+    with pytest.raises(ValueError, match='offsets.shape'):
+        modulated_deform_sample(x, offsets[:, :, :, :, :1], masks, weight,
+                                (0, ), 3)
+    with pytest.raises(ValueError, match='weight.shape'):
+        modulated_deform_sample(x, offsets, masks, weight[:4], (0, ), 3)
+    with pytest.raises(ValueError, match='x must be'):
+        modulated_deform_sample(x[0], offsets, masks, weight, (0, ), 3)
+
+
+@pytest.mark.skipif(os.environ.get('TRITON_INTERPRET') == '1',
+                    reason='the interpreter runs CPU tensors')
+def test_triton_on_cpu_raises_and_auto_is_grid_sample():
+    x, offsets, masks = make_inputs((-1, 0, 1), 1)
+    triton_sampler = ModulatedDeformSampler(8, (-1, 0, 1), 1, 2, 'triton')
+    with pytest.raises(RuntimeError, match='CUDA|Triton'):
+        triton_sampler(x, offsets, masks)
+    auto = ModulatedDeformSampler(8, (-1, 0, 1), 1, 2, 'auto')
+    ref = ModulatedDeformSampler(8, (-1, 0, 1), 1, 2, 'grid_sample')
+    assert torch.equal(auto(x, offsets, masks), ref(x, offsets, masks))
+
+
+gpu = pytest.mark.skipif(not (HAS_CUDA and HAS_TRITON),
+                         reason='needs a CUDA device and triton')
+
+GPU_SHAPE = dict(B=2, C=64, G=4, T=5, H=16, W=12, scale=3.0)
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize('dtype,tol', [(torch.float32, 1e-5),
+                                       (torch.bfloat16, 2e-2)])
+@pytest.mark.parametrize('frame_taps,k', [((0, ), 3), ((-1, 0, 1), 1)])
+def test_gpu_matches_grid_sample(frame_taps, k, dtype, tol):
+    errs = compare_sampler(frame_taps, k, dtype, 'cuda', **GPU_SHAPE)
+    assert max(errs.values()) < tol, errs
+    errs = compare_sampler(frame_taps, k, dtype, 'cuda', channels_last=True,
+                           seed=3, **dict(GPU_SHAPE, C=192, G=4))
+    assert max(errs.values()) < tol, errs
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize('frame_taps,k', [((0, ), 3), ((-1, 0, 1), 1)])
+def test_gpu_aggregation_under_autocast(frame_taps, k):
+    errs = compare_aggregation(frame_taps, k, 'cuda', autocast=True, C=48,
+                               G=4, T=5, H=16, W=12)
+    # both run the convolutions in bf16; the samplers differ by bf16
+    # rounding of their inputs / outputs only
+    assert max(errs.values()) < 3e-2, errs
