@@ -104,8 +104,8 @@ class ModulatedDeformSampler(nn.Module):
         Returns:
             Tensor: (B, C, T, H, W).
         """
-        if self.impl == 'triton' or (self.impl == 'auto' and x.is_cuda
-                                     and _fused_sampler() is not None):
+        if self.impl == 'triton' or (self.impl == 'auto'
+                                     and _fused_can_run(x)):
             fused = _fused_sampler()
             if fused is None:
                 raise RuntimeError("impl='triton' needs Triton (it ships "
@@ -181,6 +181,14 @@ def _fused_sampler():
     except ImportError:
         return None
     return modulated_deform_sample
+
+
+def _fused_can_run(x: torch.Tensor) -> bool:
+    """Whether 'auto' takes the fused op: CUDA x of a float dtype it reads
+    and Triton importable."""
+    return (x.is_cuda and x.dtype in (torch.float32, torch.bfloat16,
+                                      torch.float16)
+            and _fused_sampler() is not None)
 
 
 class _SampleAndSum(torch.autograd.Function):
