@@ -58,6 +58,14 @@ Design:
     * Positions far outside the frame are clamped to one pixel beyond it
       before the integer conversion: there every corner is padding, so
       value and gradients are zero either way.
+    * One difference from ``'grid_sample'``: a frame of height (width) 1.
+      There grid_sample's normalisation by max(size - 1, 1) maps every
+      row (column) to the single one; this op pads with zeros as for any
+      other size.  On a sample exactly on a pixel, the position gradient
+      is one-sided (the right/lower side, as grid_sample's at exact
+      positions); grid_sample's normalisation may move such a sample a
+      rounding error to the other side when size - 1 is not a power of
+      two.
 """
 import functools
 from typing import Optional, Sequence
