@@ -310,11 +310,17 @@ class AttentionNeck(nn.Module):
         return (x.permute(0, 1, 4, 2, 3), )
 
 
+# --stmm-impl: the deformable sampling of the GSM blocks' STMM merge.
+STMM_IMPL = None
+
+
 def model_cfg():
     cfg = runpy.run_path(
         os.path.join(ROOT, 'configs', '_base_', 'models',
-                     'glsmamba_vitpose-b.py'))
-    return cfg['model']
+                     'glsmamba_vitpose-b.py'))['model']
+    if STMM_IMPL:
+        cfg['neck']['gsm_cfg']['stmm_cfg']['impl'] = STMM_IMPL
+    return cfg
 
 
 def fwd_bwd(model, x, dev, tuple_input=False):
@@ -362,7 +368,7 @@ def section_block(args, res):
     batch = args.batch
     t, h, w = (5, 64, 48) if not args.quick else (3, 16, 12)
     rows = []
-    widths = (192, 256) if not args.quick else (32, )
+    widths = args.block_widths if not args.quick else (32, )
     backends = ('triton', 'mamba_ssm') if args.device == 'cuda' \
         else ('torch', )
     for width in widths:
@@ -574,11 +580,20 @@ def main():
     parser.add_argument('--neck-backend', default='auto',
                         help='scan backend of the neck and train sections '
                         '(sets STMAMBA_SCAN_BACKEND)')
+    parser.add_argument('--block-widths', default='192,256',
+                        help='block widths of the block section')
+    parser.add_argument('--stmm-impl',
+                        help="STMM sampling of the block, neck and train "
+                        "sections ('grid_sample', 'triton', 'auto'; "
+                        'default: the config\'s)')
     parser.add_argument('--quick', action='store_true',
                         help='tiny shapes: a smoke test, on CPU too')
     args = parser.parse_args()
     args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     args.scan_dms = [int(v) for v in args.scan_dms.split(',')]
+    args.block_widths = [int(v) for v in args.block_widths.split(',')]
+    global STMM_IMPL
+    STMM_IMPL = args.stmm_impl
     if args.quick:
         args.batch = min(args.batch, 2)
     os.makedirs(args.out, exist_ok=True)

@@ -39,6 +39,7 @@ Design:
       (shared by the channels) are added atomically in fp32; dA, dD and
       d(delta_bias) are reduced in registers first.
 """
+import json
 import os
 
 import torch
@@ -80,6 +81,59 @@ def _visit(q, L, LP, rev, perm_ptr, p):
 def _row(x, offs_n, n: tl.constexpr):
     # Row n of an (N, BLOCK_D) tile: a sum inside each thread.
     return tl.sum(tl.where(offs_n[:, None] == n, x, 0.), 0)
+
+
+@triton.jit
+def _half(v, M: tl.constexpr, D: tl.constexpr, hi: tl.constexpr):
+    # Rows [hi * M/2, (hi + 1) * M/2) of v (M, D): a choice of registers.
+    v3 = tl.reshape(v, (2, M // 2, D))
+    return tl.sum(tl.where(tl.arange(0, 2)[:, None, None] == hi, v3, 0.), 0)
+
+
+@triton.jit
+def _halve(v, lanes, M: tl.constexpr, D: tl.constexpr, H: tl.constexpr):
+    """One reduce-scatter step over lane bit H: v[:, d] + v[:, d ^ H] for
+    all M rows (one butterfly shuffle each), of which lane d keeps the
+    upper half of the rows if its bit H is set, else the lower half."""
+    v4 = tl.reshape(v, (M, D // (2 * H), 2, H))
+    t = tl.sum(v4, 2)
+    t = tl.reshape(tl.broadcast_to(t[:, :, None, :], (M, D // (2 * H), 2, H)),
+                   (M, D))
+    upper = ((lanes // H) % 2)[None, :] == 1
+    return tl.where(upper, _half(t, M, D, 1), _half(t, M, D, 0))
+
+
+@triton.jit
+def _sum_over_lanes(x, N: tl.constexpr, D: tl.constexpr):
+    """``tl.sum(x, 1)`` of an (N, D) tile with D on the lanes, N <= D, both
+    powers of two, by a reduce-scatter: N/2 + N/4 + ... shuffles, then one
+    butterfly over the remaining lane bits, instead of log2(D) shuffles for
+    each of the N rows (31 instead of 80 at N = 16, D = 32; sm_90 SASS).
+    Adds in a different order than tl.sum (fp32 rounding only)."""
+    lanes = tl.arange(0, D)
+    v = x
+    if N >= 2:
+        v = _halve(v, lanes, N, D, D // 2)
+    if N >= 4:
+        v = _halve(v, lanes, N // 2, D, D // 4)
+    if N >= 8:
+        v = _halve(v, lanes, N // 4, D, D // 8)
+    if N >= 16:
+        v = _halve(v, lanes, N // 8, D, D // 16)
+    if N >= 32:
+        v = _halve(v, lanes, N // 16, D, D // 32)
+    if N >= 64:
+        v = _halve(v, lanes, N // 32, D, D // 64)
+    return tl.sum(tl.reshape(v, (N, D // N)), 1)
+
+
+@triton.jit
+def _channel_sum(x, N: tl.constexpr, BLOCK_D: tl.constexpr):
+    # (N,) sums over the channels of an (N, BLOCK_D) tile.
+    if N <= BLOCK_D and N <= 64:
+        return _sum_over_lanes(x, N, BLOCK_D)
+    else:
+        return tl.sum(x, 1)
 
 
 @triton.jit
@@ -163,6 +217,33 @@ def _step_inputs(u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d,
 
 
 @triton.jit
+def _chunk_inputs(q0, L, LP, rev, perm_ptr, p, u_ptr, dl_ptr, b_ptr, c_ptr,
+                  offs_d, mask_d, offs_n, bias, su_d, su_l, sd_d, sd_l,
+                  N: tl.constexpr, CHUNK: tl.constexpr,
+                  HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """The inputs of steps q0 .. q0 + CHUNK - 1, one tuple per step:
+    (token, valid, u, delta + bias, dt, B row, C row, channel mask).
+
+    Every load of the chunk is issued here, before any store of the chunk:
+    the compiler cannot move a load above a store that may alias it, so
+    loads written between one step's stores and the next step's math
+    exposed two dependent memory latencies (table, then data) per token
+    (~1,700 cycles per token on an H100, docs/benchmark.md run 9).  Now
+    they are paid once per chunk.
+    """
+    visits = ()
+    for i in tl.static_range(CHUNK):
+        visits = visits + (_visit(q0 + i, L, LP, rev, perm_ptr, p), )
+    steps = ()
+    for i in tl.static_range(CHUNK):
+        tok, valid = visits[i]
+        steps = steps + ((tok, valid) + _step_inputs(
+            u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d, offs_n,
+            bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS), )
+    return steps
+
+
+@triton.jit
 def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     out_ptr, ck_ptr, perm_ptr, h0_ptr, hend_ptr, sdt_ptr,
                     Dm, KD, L, LP, NSEG, NPAIR, PARTS, CPP,
@@ -211,11 +292,19 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                 if c % SEG == 0:
                     _store_rows(ck_b + (c // SEG) * N * Dm, Dm, h, offs_n,
                                 offs_d, mask_d, N)
+            steps = _chunk_inputs(c * CHUNK, L, LP, r, perm_ptr, p, u_b,
+                                  dl_b, b_b, c_b, offs_d, mask_d, offs_n,
+                                  bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
+                                  HAS_BIAS, SOFTPLUS)
+            if r == 1 and not LOCAL:
+                # what the forward order stored, also read before storing
+                prev = ()
+                for i in tl.static_range(CHUNK):
+                    prev = prev + (tl.load(
+                        out_b + steps[i][0] * so_l + optr_d,
+                        mask=steps[i][7], other=0.).to(tl.float32), )
             for i in tl.static_range(CHUNK):
-                tok, valid = _visit(c * CHUNK + i, L, LP, r, perm_ptr, p)
-                uu, raw, dt, bv, cv, md = _step_inputs(
-                    u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
-                    bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
+                tok, valid, uu, raw, dt, bv, cv, md = steps[i]
                 h = _advance(h, a2, dt, uu, bv)
                 if LOCAL:
                     sdt += dt
@@ -223,11 +312,10 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     y = tl.sum(h * cv[:, None], 0)
                     if HAS_D:
                         y += dsk * uu
-                    optr = out_b + tok * so_l + optr_d
                     if r == 1:  # the forward order stored its part
-                        y += tl.load(optr, mask=md,
-                                     other=0.).to(tl.float32)
-                    tl.store(optr, y.to(out_ptr.dtype.element_ty), mask=md)
+                        y += prev[i]
+                    tl.store(out_b + tok * so_l + optr_d,
+                             y.to(out_ptr.dtype.element_ty), mask=md)
         if LOCAL:
             _store_rows(hend_ptr + state, Dm, h, offs_n, offs_d, mask_d, N)
             tl.store(sdt_ptr + (bk * PARTS + spart) * Dm + offs_d, sdt,
@@ -258,10 +346,10 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
     mask_d = offs_d < Dm
     offs_n = tl.arange(0, N)
     kd = k * Dm + offs_d
-    a_nat, dsk, bias = _order_params(at_ptr, dsk_ptr, bias_ptr, k, Dm, KD,
-                                     offs_n, offs_d, mask_d, N, HAS_D,
-                                     HAS_BIAS)
-    a2 = a_nat * 1.4426950408889634
+    a2, dsk, bias = _order_params(at_ptr, dsk_ptr, bias_ptr, k, Dm, KD,
+                                  offs_n, offs_d, mask_d, N, HAS_D, HAS_BIAS)
+    # Only A * log2(e) is kept (registers): sum(g a h) = ln(2) sum(g a2 h).
+    a2 = a2 * 1.4426950408889634
     u_b = u_ptr + bb * su_b
     dl_b = dl_ptr + bb * sd_b + k * sd_k
     bk = bb * (2 * NPAIR) + k
@@ -308,28 +396,29 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                 h = _load_rows(scr + j * N * BLOCK_D, BLOCK_D, offs_n,
                                lane_d, mask_all, N)
             # The chunk's states, kept in registers.
+            steps = _chunk_inputs(c * CHUNK, L, LP, rev, perm_ptr, p, u_b,
+                                  dl_b, b_b, c_b, offs_d, mask_d, offs_n,
+                                  bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
+                                  HAS_BIAS, SOFTPLUS)
+            dys = ()
+            for i in tl.static_range(CHUNK):
+                dys = dys + (tl.load(
+                    dout_b + steps[i][0] * so_l + offs_d * so_d,
+                    mask=steps[i][7], other=0.).to(tl.float32), )
             hs = ()
             for i in tl.static_range(CHUNK):
-                tok, valid = _visit(c * CHUNK + i, L, LP, rev, perm_ptr, p)
-                uu, raw, dt, bv, cv, md = _step_inputs(
-                    u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
-                    bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
-                h = _advance(h, a2, dt, uu, bv)
+                h = _advance(h, a2, steps[i][4], steps[i][2], steps[i][5])
                 hs = hs + (h, )
             for i in tl.static_range(CHUNK - 1, -1, -1):
-                tok, valid = _visit(c * CHUNK + i, L, LP, rev, perm_ptr, p)
-                uu, raw, dt, bv, cv, md = _step_inputs(
-                    u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d, offs_n,
-                    bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS)
-                dy = tl.load(dout_b + tok * so_l + offs_d * so_d, mask=md,
-                             other=0.).to(tl.float32)
+                tok, valid, uu, raw, dt, bv, cv, md = steps[i]
+                dy = dys[i]
                 dtu = dt * uu
                 g = carry + cv[:, None] * dy[None, :]  # dL/dh_i
                 # a_i h_{i-1} = h_i - b_i: no shifted copy of the states.
                 ghm = g * (hs[i] - bv[:, None] * dtu[None, :])
                 da_acc += ghm * dt[None, :]
                 gb = tl.sum(g * bv[:, None], 0)
-                ddt = uu * gb + tl.sum(ghm * a_nat, 0)
+                ddt = uu * gb + tl.sum(ghm * a2, 0) * 0.6931471805599453
                 du = dt * gb
                 if HAS_D:
                     du += dsk * dy
@@ -346,11 +435,11 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                 # B and C are shared by the channels: reduce over this
                 # program's channels, then add across programs.
                 tl.atomic_add(dc_b + tok * N + offs_n,
-                              tl.sum(hs[i] * dy[None, :], 1), mask=valid,
-                              sem='relaxed')
+                              _channel_sum(hs[i] * dy[None, :], N, BLOCK_D),
+                              mask=valid, sem='relaxed')
                 tl.atomic_add(db_b + tok * N + offs_n,
-                              tl.sum(g * dtu[None, :], 1), mask=valid,
-                              sem='relaxed')
+                              _channel_sum(g * dtu[None, :], N, BLOCK_D),
+                              mask=valid, sem='relaxed')
                 carry = tl.exp2(dt[None, :] * a2) * g
     for n in tl.static_range(N):
         tl.atomic_add(da_ptr + n * KD + kd, _row(da_acc, offs_n, n),
@@ -407,33 +496,71 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
 # Launch parameters.  The checkpoint interval EVERY (tokens) is shared by
 # the two kernels: forward CHUNK must divide it, backward CHUNK * SEG = it.
 # Memory of the checkpoints: 4 * N / EVERY bytes per (batch, order,
-# channel, token), i.e. 1 byte at N = 16, EVERY = 64.
-# Chosen from the compiler's output for sm_90 (registers, no spills,
-# instructions per state), then a sweep on one H100 (tools/gpu/
-# sweep_seq.py, docs/benchmark.md): forward BLOCK_D 16 (two lanes per
-# channel, twice the programs) beat 32 and 8 at Dm = 192 and 512.
-SEQ_FWD_CFG = dict(BLOCK_D=16, CHUNK=8, num_warps=1)
+# channel, token), i.e. 1 byte at N = 16, EVERY = 64.  CHUNK is also the
+# number of steps whose loads are issued together (_chunk_inputs), so it
+# trades registers (occupancy) against exposed memory latency.  Chosen from
+# the compiler's output for sm_90 (registers, spills) and sweeps on one
+# H100 (tools/gpu/sweep_seq.py; docs/benchmark.md, runs 9-11).  maxnreg
+# caps the backward's registers: uncapped it took 249, one resident warp
+# in eight, and the cap made it 1.1-1.3x faster (run 10).
+SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=2, num_warps=1)
+SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=192)
 # Parts the sequence is split into, scanned in parallel (a two-level scan:
 # each part from a zero state / zero adjoint, a short pass over the parts'
 # end values, then each part again from its true start).  The kernels'
 # parallelism is B * Dm / BLOCK_D * (pairs or orders) programs of one warp,
-# independent of L, which is why the batch-8 neck lost to mamba-ssm (docs/
-# benchmark.md, run 8); PARTS multiplies it at the price of one more exp per
-# state in each direction.  1 (off) is the measured default: PARTS > 1 is
-# exact (tests) but was not timed on a GPU yet.  Environment override:
-# STMAMBA_SCAN_PARTS.
-SEQ_PARTS = 1
-SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=4, SEG=16, num_warps=1)
+# independent of L: at batch 8 the forward took as long as at batch 32
+# (run 9).  PARTS multiplies the programs at the price of one more exp per
+# state in each direction.  None: the smallest power of two that brings
+# the forward's programs to PARTS_TARGET (at most MAX_PARTS); an int
+# forces it.  Environment override: STMAMBA_SCAN_PARTS.
+SEQ_PARTS = None
+PARTS_TARGET = 1536
+MAX_PARTS = 16
+
+
+def _launch_cfgs():
+    """(forward, backward) launch configurations: the module's, updated by
+    the JSON object in STMAMBA_SCAN_LAUNCH ({"fwd": {...}, "bwd": {...}}),
+    for tuning on another card without editing the source."""
+    fcfg, bcfg = dict(SEQ_FWD_CFG), dict(SEQ_BWD_CFG)
+    text = os.environ.get('STMAMBA_SCAN_LAUNCH')
+    if text:
+        try:
+            over = json.loads(text)
+            fcfg.update(over.get('fwd', {}))
+            bcfg.update(over.get('bwd', {}))
+        except (ValueError, AttributeError, TypeError) as err:
+            raise ValueError(
+                f'STMAMBA_SCAN_LAUNCH={text!r}: expected a JSON object '
+                f'like {{"fwd": {{"CHUNK": 4}}, "bwd": {{"SEG": 16}}}} '
+                f'({err})') from err
+    return fcfg, bcfg
+
+
+def _compile_opts(cfg):
+    # num_warps, and maxnreg (a register cap for ptxas) where the config
+    # sets one; the interpreter ignores both.
+    return {key: cfg[key] for key in ('num_warps', 'maxnreg') if key in cfg}
 
 
 def _strides(t, dims):
     return [t.stride(d) for d in dims]
 
 
-def _parts() -> int:
-    parts = int(os.environ.get('STMAMBA_SCAN_PARTS', SEQ_PARTS))
-    if parts < 1:
-        raise ValueError(f'STMAMBA_SCAN_PARTS={parts}: expected >= 1')
+def _parts(programs: int, segments: int) -> int:
+    """Sequence parts for a forward launch of ``programs`` programs over
+    ``segments`` checkpoint segments (see SEQ_PARTS)."""
+    forced = os.environ.get('STMAMBA_SCAN_PARTS', SEQ_PARTS)
+    if forced is not None:
+        parts = int(forced)
+        if parts < 1:
+            raise ValueError(f'STMAMBA_SCAN_PARTS={parts}: expected >= 1')
+        return min(parts, segments)
+    parts = 1
+    while (programs * parts < PARTS_TARGET and parts * 2 <= MAX_PARTS
+           and parts * 2 <= segments):
+        parts *= 2
     return parts
 
 
@@ -492,13 +619,14 @@ class MultiOrderScanSeq(torch.autograd.Function):
         # so they stay 0, add nothing to y and get no gradient.
         n = max(triton.next_power_of_2(n_in), 2)
         npair = k // 2
-        fcfg, bcfg = dict(SEQ_FWD_CFG), dict(SEQ_BWD_CFG)
+        fcfg, bcfg = _launch_cfgs()
         every = bcfg['CHUNK'] * bcfg['SEG']
         if every % fcfg['CHUNK']:
             raise ValueError(f'SEQ_BWD_CFG CHUNK*SEG={every} must be a '
                              f'multiple of SEQ_FWD_CFG CHUNK={fcfg["CHUNK"]}')
         save = ctx.needs_input_grad[0] or any(ctx.needs_input_grad[1:7])
-        parts = min(_parts(), triton.cdiv(seq, every))
+        parts = _parts(bt * triton.cdiv(dm, fcfg['BLOCK_D']) * npair,
+                       triton.cdiv(seq, every))
         # Checkpoint segments: a whole number per part; LP steps in all.
         nseg = triton.cdiv(triton.cdiv(seq, every), parts) * parts
         length_p = nseg * every
@@ -526,7 +654,7 @@ class MultiOrderScanSeq(torch.autograd.Function):
                 N=n, BLOCK_D=fcfg['BLOCK_D'], CHUNK=fcfg['CHUNK'],
                 SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
                 HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus),
-                SAVE_CK=save, LOCAL=local, num_warps=fcfg['num_warps'])
+                SAVE_CK=save, LOCAL=local, **_compile_opts(fcfg))
 
         sdt = dummy
         if parts > 1:
@@ -578,7 +706,7 @@ class MultiOrderScanSeq(torch.autograd.Function):
                 *_strides(delta, (0, 1, 2, 3)), *_strides(dout, (0, 1, 2, 3)),
                 N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'],
                 HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
-                num_warps=cfg['num_warps'])
+                **_compile_opts(cfg))
             carry = _chain(a_t, sdt, local, reverse=True)
         _seq_bwd_kernel[grid](
             u, delta, B, C, a_t, D if D is not None else dummy,
@@ -590,7 +718,7 @@ class MultiOrderScanSeq(torch.autograd.Function):
             *_strides(du, (0, 1, 2)),
             N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'], SEG=cfg['SEG'],
             HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=softplus, num_warps=cfg['num_warps'])
+            SOFTPLUS=softplus, **_compile_opts(cfg))
         return (du.to(u.dtype), ddelta, da[:n_in].t().to(a_dtype),
                 db[:, :, :n_in].to(b_dtype), dc[:, :, :n_in].to(c_dtype),
                 dd.to(D.dtype) if D is not None else None,

@@ -262,9 +262,29 @@ def test_gpu_auto_dispatch_follows_preference(monkeypatch):
 
 @pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
 def test_parts_setting_is_checked(monkeypatch):
-    from mmpose_stmamba.ops import scan_triton_seq
+    from mmpose_stmamba.ops import scan_triton_seq as seq
     monkeypatch.setenv('STMAMBA_SCAN_PARTS', '0')
     with pytest.raises(ValueError, match='STMAMBA_SCAN_PARTS'):
-        scan_triton_seq._parts()
+        seq._parts(100, 240)
     monkeypatch.setenv('STMAMBA_SCAN_PARTS', '4')
-    assert scan_triton_seq._parts() == 4
+    assert seq._parts(100, 240) == 4
+    assert seq._parts(100, 3) == 3  # no more parts than segments
+    monkeypatch.delenv('STMAMBA_SCAN_PARTS')
+    monkeypatch.setattr(seq, 'SEQ_PARTS', None)
+    # automatic: powers of two up to the target number of programs
+    assert seq._parts(seq.PARTS_TARGET, 240) == 1
+    assert seq._parts(seq.PARTS_TARGET // 4, 240) == 4
+    assert seq._parts(seq.PARTS_TARGET // 3, 240) == 4
+    assert seq._parts(1, 240) == seq.MAX_PARTS
+    assert seq._parts(1, 5) == 4
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
+def test_launch_override_is_checked(monkeypatch):
+    from mmpose_stmamba.ops import scan_triton_seq as seq
+    monkeypatch.setenv('STMAMBA_SCAN_LAUNCH', '{"fwd": {"CHUNK": 4}}')
+    fcfg, bcfg = seq._launch_cfgs()
+    assert fcfg['CHUNK'] == 4 and bcfg == seq.SEQ_BWD_CFG
+    monkeypatch.setenv('STMAMBA_SCAN_LAUNCH', 'CHUNK=4')
+    with pytest.raises(ValueError, match='STMAMBA_SCAN_LAUNCH'):
+        seq._launch_cfgs()

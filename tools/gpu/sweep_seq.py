@@ -1,12 +1,23 @@
 """Launch-parameter sweep of the channel-per-lane fused scan (one GPU).
 
 Times forward and forward+backward of ``scan_triton_seq`` (channels-last
-bf16 inputs, B=32, T=5 at 64x48, N=16, STS6D) for a few (BLOCK_D, CHUNK,
-SEG) choices and prints one line per case, e.g.::
+bf16 inputs, T=5 at 64x48, N=16, STS6D) for launch configurations given as
+JSON lists (or the built-in ones) and sequence splits (``SEQ_PARTS``), and
+prints one line per case, e.g.::
 
     python3 tools/gpu/sweep_seq.py --dms 192,512
+    python3 tools/gpu/sweep_seq.py --dms 192 --batch 8 --parts 1,2,4,8 \\
+        --fwd '[]' --bwd '[{"BLOCK_D": 32, "CHUNK": 4, "SEG": 16,
+                           "num_warps": 1, "maxnreg": 168}]'
+
+An empty list keeps the module's default for that pass; a forward list
+is timed forward only, then the best forward is kept for the backward
+cases.  The last line, ``BEST {"fwd": ..., "bwd": ...}``, names the
+configurations with the least total time over all cases, in the form
+``STMAMBA_SCAN_LAUNCH`` takes.
 """
 import argparse
+import json
 import os
 import sys
 
@@ -23,31 +34,69 @@ BWD = [dict(BLOCK_D=32, CHUNK=4, SEG=16, num_warps=1),
        dict(BLOCK_D=16, CHUNK=4, SEG=16, num_warps=1)]
 
 
+def _configs(text, default):
+    return default if text is None else json.loads(text)
+
+
+def _use(cfg_dict, cfg):
+    cfg_dict.clear()
+    cfg_dict.update(cfg)
+
+
+def _add(totals, cfg, ms):
+    key = json.dumps(cfg, sort_keys=True)
+    totals[key] = totals.get(key, 0.) + ms
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--dms', default='192,512')
     parser.add_argument('--batch', type=int, default=32)
+    parser.add_argument('--parts', default='1',
+                        help="comma-separated SEQ_PARTS values ('auto': the "
+                        'automatic choice)')
+    parser.add_argument('--fwd', help='JSON list of forward configs')
+    parser.add_argument('--bwd', help='JSON list of backward configs')
     args = parser.parse_args()
     enter_package()
     from mmpose_stmamba.ops import scan_triton_seq as sq
+    fwd_default, bwd_default = dict(sq.SEQ_FWD_CFG), dict(sq.SEQ_BWD_CFG)
+    parts_default = sq.SEQ_PARTS
+    totals = {'fwd': {}, 'bwd': {}}
+    fwds = _configs(args.fwd, FWD) or [fwd_default]
+    bwds = _configs(args.bwd, BWD) or [bwd_default]
     grid = (5, 64, 48)
     for dm in (int(v) for v in args.dms.split(',')):
         x = scan_inputs(args.batch, dm, 16, grid, 6, torch.bfloat16,
                         'cuda', channels_last=True)
-        for fcfg in FWD:
-            sq.SEQ_FWD_CFG.clear()
-            sq.SEQ_FWD_CFG.update(fcfg)
-            with torch.no_grad():
-                m = measure(run_scan(x, 'triton', grid, False), max_reps=5)
-            print(f'dm {dm} fwd {fcfg}: {m["ms"]:.1f} ms', flush=True)
-        for bcfg in BWD:
-            sq.SEQ_BWD_CFG.clear()
-            sq.SEQ_BWD_CFG.update(bcfg)
-            m = measure(run_scan(x, 'triton', grid, True), max_reps=5)
-            print(f'dm {dm} fwd {sq.SEQ_FWD_CFG} + bwd {bcfg}: '
-                  f'{m["ms"]:.1f} ms, {m["peak_gib"]:.2f} GiB', flush=True)
+        for parts in (None if v == 'auto' else int(v)
+                      for v in args.parts.split(',')):
+            sq.SEQ_PARTS = parts
+            tag = f'B {args.batch} dm {dm} parts {parts}'
+            best = None
+            for fcfg in fwds:
+                _use(sq.SEQ_FWD_CFG, fcfg)
+                with torch.no_grad():
+                    m = measure(run_scan(x, 'triton', grid, False),
+                                max_reps=5)
+                print(f'{tag} fwd {fcfg}: {m["ms"]:.1f} ms', flush=True)
+                _add(totals['fwd'], fcfg, m['ms'])
+                if best is None or m['ms'] < best[0]:
+                    best = (m['ms'], fcfg)
+            _use(sq.SEQ_FWD_CFG, best[1])
+            for bcfg in bwds:
+                _use(sq.SEQ_BWD_CFG, bcfg)
+                m = measure(run_scan(x, 'triton', grid, True), max_reps=5)
+                print(f'{tag} fwd {best[1]} + bwd {bcfg}: {m["ms"]:.1f} ms, '
+                      f'{m["peak_gib"]:.2f} GiB', flush=True)
+                _add(totals['bwd'], bcfg, m['ms'])
+            _use(sq.SEQ_BWD_CFG, bwd_default)
+        sq.SEQ_PARTS = parts_default
+        _use(sq.SEQ_FWD_CFG, fwd_default)
         x = None
         torch.cuda.empty_cache()
+    best = {key: json.loads(min(t, key=t.get)) for key, t in totals.items()}
+    print('BEST', json.dumps(best), flush=True)
 
 
 if __name__ == '__main__':
