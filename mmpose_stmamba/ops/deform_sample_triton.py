@@ -76,13 +76,15 @@ import triton.language as tl
 
 __all__ = ['modulated_deform_sample', 'why_unsupported', 'FWD_CFG', 'BWD_CFG']
 
-#: Launch settings, pixels per program and warps: 4 (backward) to 8
-#: (forward) elements of each (BLOCK_Q, 64) tile per thread.  Compiled for
-#: sm_90 with Triton 3.6 (C/G = 48): forward 57 registers (bf16) / 101
-#: (fp32), backward 80 / 92, no spills; twice the pixels per program
-#: doubles the backward's registers (128 / 177).  Not yet timed on a GPU.
+#: Launch settings, pixels per program and warps.  Compiled for sm_90 with
+#: Triton 3.6 (C/G = 48): forward 57 registers (bf16) / 101 (fp32),
+#: backward at BLOCK_Q 32: 128 / 177, no spills.  Timed on one H100
+#: (docs/benchmark.md, run 11; GSM block's two samplers, B=32, T=5,
+#: 64x48, C=192, bf16 autocast, module fwd+bwd): (32, 8) / (32, 8) gave
+#: 27.0 + 18.3 ms, (32, 8) / (16, 8) 30.5 + 17.6, (64, 8) / (32, 8)
+#: 27.4 + 18.6; grid_sample: 82.5 + 40.3 ms.
 FWD_CFG = dict(BLOCK_Q=32, num_warps=8)
-BWD_CFG = dict(BLOCK_Q=16, num_warps=8)
+BWD_CFG = dict(BLOCK_Q=32, num_warps=8)
 
 
 @triton.jit

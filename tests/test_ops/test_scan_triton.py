@@ -277,6 +277,10 @@ def test_parts_setting_is_checked(monkeypatch):
     assert seq._parts(seq.PARTS_TARGET // 3, 240) == 4
     assert seq._parts(1, 240) == seq.MAX_PARTS
     assert seq._parts(1, 5) == 4
+    monkeypatch.setattr(seq, 'SEQ_PARTS', 1)
+    assert seq._parts(1, 240) == 1  # the default: off
+    monkeypatch.setenv('STMAMBA_SCAN_PARTS', 'auto')
+    assert seq._parts(1, 240) == seq.MAX_PARTS
 
 
 @pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')

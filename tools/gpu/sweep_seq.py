@@ -60,6 +60,15 @@ def main():
     args = parser.parse_args()
     enter_package()
     from mmpose_stmamba.ops import scan_triton_seq as sq
+
+    # The variable would override every config below: make it the
+    # defaults instead, so that the printed configs are the ones run.
+    if os.environ.get('STMAMBA_SCAN_LAUNCH'):
+        fwd_cfg, bwd_cfg = sq._launch_cfgs()
+        del os.environ['STMAMBA_SCAN_LAUNCH']
+        _use(sq.SEQ_FWD_CFG, fwd_cfg)
+        _use(sq.SEQ_BWD_CFG, bwd_cfg)
+        print(f'defaults from STMAMBA_SCAN_LAUNCH: {fwd_cfg} {bwd_cfg}')
     fwd_default, bwd_default = dict(sq.SEQ_FWD_CFG), dict(sq.SEQ_BWD_CFG)
     parts_default = sq.SEQ_PARTS
     totals = {'fwd': {}, 'bwd': {}}
