@@ -325,6 +325,17 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
 
 
 @triton.jit
+def _program_slot():
+    """The program's linear index in its 3-D grid: where its scratch (the
+    backward's chunk-start states) lives.  Run 11 (docs/benchmark.md) left
+    the sequence part out of it, so two programs shared a slot on the GPU:
+    a race that Triton's interpreter, which runs the programs one after
+    another, cannot show (tests check this helper instead)."""
+    return ((tl.program_id(1).to(tl.int64) * tl.num_programs(2)
+             + tl.program_id(2)) * tl.num_programs(0) + tl.program_id(0))
+
+
+@triton.jit
 def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     dout_ptr, ck_ptr, perm_ptr, scr_ptr, du_ptr, ddl_ptr,
                     db_ptr, dc_ptr, da_ptr, dd_ptr, dbias_ptr,
@@ -361,10 +372,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
     db_b = db_ptr + bk * L * N
     dc_b = dc_ptr + bk * L * N
     ck_b = ck_ptr + bk * NSEG * N * Dm
-    # one scratch slot per program (order and step part)
-    prog = ((bb * tl.num_programs(2) + tl.program_id(2)) * tl.num_programs(0)
-            + pid_d)
-    scr = scr_ptr + prog * SEG * N * BLOCK_D
+    scr = scr_ptr + _program_slot() * SEG * N * BLOCK_D
     lane_d = tl.arange(0, BLOCK_D)
     mask_all = lane_d < BLOCK_D
     carry = tl.zeros((N, BLOCK_D), dtype=tl.float32)  # a_{i+1} G_{i+1}

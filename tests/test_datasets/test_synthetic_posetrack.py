@@ -4,31 +4,20 @@ References: the PoseTrack18 layout of docs/data.md and PoseWarper's
 ``val_boxes.json`` fields; the generator itself is ours.
 """
 import filecmp
-import importlib.util
 import os
-import os.path as osp
 
 import numpy as np
 import pytest
 from clip_data_helpers import read_json
 from mmpose.registry import DATASETS
+from tool_loader import load_tool
 
-TOOL = osp.join(
-    osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))), 'tools',
-    'make_synthetic_posetrack.py')
 ARGS = ['--videos', '2', '--frames', '6', '--people', '3', '--size', '128x96']
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location('make_synth', TOOL)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
 
 
 @pytest.fixture(scope='module')
 def tool():
-    return load_tool()
+    return load_tool('make_synthetic_posetrack.py')
 
 
 @pytest.fixture(scope='module')

@@ -5,7 +5,6 @@ References: tests for our video demo.  A randomly initialised demo model
 is enough (saved as a checkpoint here): the tests check that the clips the
 demo builds are the ones the data pipeline builds, not pose quality.
 """
-import importlib.util
 import json
 import os.path as osp
 import re
@@ -16,6 +15,7 @@ import pytest
 import torch
 from mmengine.config import Config
 from mmengine.registry import init_default_scope
+from tool_loader import load_tool
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -26,11 +26,7 @@ BOXES = osp.join(REPO, 'configs', 'demo', '000001_mpiinew_test_boxes.json')
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location(
-        'demo_video', osp.join(REPO, 'tools', 'demo_video.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('demo_video.py')
 
 
 demo = _load_tool()

@@ -3,7 +3,6 @@
 References: tests for :mod:`mmpose_stmamba.engine.publish` and its CLI.
 """
 import hashlib
-import importlib.util
 import os.path as osp
 import re
 import subprocess
@@ -12,6 +11,7 @@ import sys
 import pytest
 import torch
 from mmengine.runner import Runner
+from tool_loader import load_tool
 
 from mmpose_stmamba.engine.publish import (TRAINING_STATE_KEYS, published_name,
                                            strip_checkpoint)
@@ -63,10 +63,7 @@ def test_publish_refuses_non_checkpoints(tmp_path):
         strip_checkpoint({'weights': {}})
     bad = tmp_path / 'bad.pth'
     torch.save({'weights': {}}, bad)
-    spec = importlib.util.spec_from_file_location(
-        'publish_model', osp.join(REPO, 'tools', 'publish_model.py'))
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
+    cli = load_tool('publish_model.py')
     with pytest.raises(ValueError, match='state_dict'):
         cli.main([str(bad), str(tmp_path / 'x.pth')])
     with pytest.raises(ValueError, match='.pth'):

@@ -1,19 +1,14 @@
 """tools/analysis/model_budget.py: analytic parts and what the trace keeps."""
-import importlib.util
-import os.path as osp
 
 import pytest
 import torch
 from mmengine.analysis import FlopAnalyzer
 from mmpose.registry import MODELS
+from tool_loader import load_tool
 
 from mmpose_stmamba.ops import selective_scan_flops
 
-REPO = osp.dirname(osp.dirname(osp.dirname(__file__)))
-spec = importlib.util.spec_from_file_location(
-    'model_budget', osp.join(REPO, 'tools/analysis/model_budget.py'))
-model_budget = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(model_budget)
+model_budget = load_tool('analysis/model_budget.py')
 
 
 def test_gsm_block_count():

@@ -19,10 +19,18 @@ from ._reference import multi_order_reference
 
 HAS_CUDA = torch.cuda.is_available()
 try:
-    import triton  # noqa: F401
+    import triton
+    import triton.language as tl
     HAS_TRITON = True
 except ImportError:
     HAS_TRITON = False
+
+if HAS_TRITON:
+    from mmpose_stmamba.ops.scan_triton_seq import _program_slot
+
+    @triton.jit
+    def _count_slots(count_ptr):
+        tl.atomic_add(count_ptr + _program_slot(), 1)
 
 # (orders, grid, window, unified_layout, dm, n): ragged chunks, channel
 # blocks and tube windows on purpose.
@@ -149,6 +157,14 @@ def _interpreter_main():
                                        'cpu', **kwargs)
         print(label, errs)
         worst = max(worst, *errs.values())
+    # Every program of a grid owns its scratch slot (a shared one is a race
+    # on the GPU that the sequential interpreter would not show).
+    grid = (3, 2, 5)
+    count = torch.zeros(math.prod(grid), dtype=torch.int32)
+    _count_slots[grid](count)
+    if not bool((count == 1).all()):
+        worst = math.inf
+        print('scratch slots shared:', count.tolist())
     print(f'WORST {worst:.3e}')
 
 

@@ -1,20 +1,14 @@
 """tools/gpu/shim.py: placeholders for compiled modules on GPU machines."""
 import importlib.util
-import os.path as osp
 import sys
 
 import pytest
-
-SHIM = osp.join(osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
-                'tools', 'gpu', 'shim.py')
+from tool_loader import load_tool
 
 
 @pytest.fixture(scope='module')
 def shim():
-    spec = importlib.util.spec_from_file_location('gpu_shim', SHIM)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('gpu/shim.py')
 
 
 def _load(finder, name):

@@ -3,23 +3,16 @@ files, the flash occluders, and one very small end-to-end run whose
 outputs must be complete and well-formed (not its AP: that needs the real
 schedule).
 """
-import importlib.util
 import json
-import os.path as osp
 
 import numpy as np
 import pytest
-
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
-TOOL = osp.join(REPO, 'tools', 'temporal_evidence.py')
+from tool_loader import load_tool
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('temporal_evidence', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('temporal_evidence.py')
 
 
 KEYPOINTS = ('nose', 'head_bottom', 'head_top', 'left_ear', 'right_ear',
