@@ -135,6 +135,16 @@ def _corner(base, tt, yy, xx, ok, H, W, sx_t, sx_h, sx_w, offs_c, mask_c):
 
 
 @triton.jit
+def _program_pixels(T, H, W, BLOCK_Q: tl.constexpr):
+    """(batch as int64, frame, group, pixel offsets, their mask, rows,
+    columns) of this program: grid (pixel blocks, B * T, G)."""
+    b = tl.program_id(1) // T
+    offs_q = tl.program_id(0) * BLOCK_Q + tl.arange(0, BLOCK_Q)
+    return (b.to(tl.int64), tl.program_id(1) % T, tl.program_id(2), offs_q,
+            offs_q < H * W, offs_q // W, offs_q % W)
+
+
+@triton.jit
 def _deform_fwd_kernel(x_ptr, off_ptr, msk_ptr, w_ptr, taps_ptr, out_ptr,
                        T, H, W,
                        sx_b, sx_t, sx_h, sx_w,
@@ -145,15 +155,7 @@ def _deform_fwd_kernel(x_ptr, off_ptr, msk_ptr, w_ptr, taps_ptr, out_ptr,
                        BLOCK_Q: tl.constexpr, TAU: tl.constexpr,
                        K: tl.constexpr):
     # x: channels-last (channel stride 1); out: any strides.
-    pid_q = tl.program_id(0)
-    b = tl.program_id(1) // T
-    t = tl.program_id(1) % T
-    g = tl.program_id(2)
-    b64 = b.to(tl.int64)
-    offs_q = pid_q * BLOCK_Q + tl.arange(0, BLOCK_Q)
-    mq = offs_q < H * W
-    hq = offs_q // W
-    wq = offs_q % W
+    b64, t, g, offs_q, mq, hq, wq = _program_pixels(T, H, W, BLOCK_Q)
     offs_c = tl.arange(0, BLOCK_C)
     mask_c = offs_c < CG
     x_b = x_ptr + b64 * sx_b + g * CG
@@ -216,17 +218,9 @@ def _deform_bwd_kernel(x_ptr, off_ptr, msk_ptr, w_ptr, taps_ptr, dy_ptr,
     # x and the fp32 gx buffer: channels-last (B, T, H, W, C), contiguous
     # for gx; goff (B, G, TAU, K*K, 2, T, H, W) and gmsk (B, G, TAU, K*K, T,
     # H, W) contiguous; gw (C, TAU, K*K) fp32 zeros; dout any strides.
-    pid_q = tl.program_id(0)
-    b = tl.program_id(1) // T
-    t = tl.program_id(1) % T
-    g = tl.program_id(2)
+    b64, t, g, offs_q, mq, hq, wq = _program_pixels(T, H, W, BLOCK_Q)
     G = C // CG
-    b64 = b.to(tl.int64)
-    offs_q = pid_q * BLOCK_Q + tl.arange(0, BLOCK_Q)
     HW = H * W
-    mq = offs_q < HW
-    hq = offs_q // W
-    wq = offs_q % W
     # Four channels per thread in every tile: without the hint the bf16
     # loads of x take eight and the fp32 atomics four, and Triton keeps
     # the loop's tiles in both layouts (twice the registers; 233 instead

@@ -9,14 +9,13 @@ and bf16 (also under autocast) at larger ones.
 """
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from mmpose_stmamba.models.layers import (DeformableAggregation,
                                           ModulatedDeformSampler)
+from ._interpreter import run_interpreter_main
 
 HAS_CUDA = torch.cuda.is_available()
 try:
@@ -144,17 +143,8 @@ def _interpreter_main():
 
 @pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
 def test_interpreter_matches_grid_sample():
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, TRITON_INTERPRET='1', CUDA_VISIBLE_DEVICES='')
-    code = ('import sys; sys.path.insert(0, sys.argv[1]); '
-            'from test_ops.test_deform_sample_triton import '
-            '_interpreter_main; _interpreter_main()')
-    proc = subprocess.run([sys.executable, '-c', code, os.path.dirname(here)],
-                          env=env, capture_output=True, text=True,
-                          timeout=600)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    worst = float(proc.stdout.strip().splitlines()[-1].split()[-1])
-    assert worst < 1e-5, proc.stdout
+    worst = run_interpreter_main('test_deform_sample_triton', timeout=600)
+    assert worst < 1e-5
 
 
 @pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')

@@ -8,13 +8,12 @@ Triton reads the flag when a kernel is defined) at small sizes.
 """
 import math
 import os
-import subprocess
-import sys
 
 import pytest
 import torch
 
 from mmpose_stmamba.ops.scan_orders import normalize_orders, order_permutation
+from ._interpreter import run_interpreter_main
 from ._reference import multi_order_reference
 
 HAS_CUDA = torch.cuda.is_available()
@@ -170,17 +169,8 @@ def _interpreter_main():
 
 @pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
 def test_interpreter_matches_reference():
-    here = os.path.dirname(os.path.abspath(__file__))
-    env = dict(os.environ, TRITON_INTERPRET='1', CUDA_VISIBLE_DEVICES='')
-    code = ('import sys; sys.path.insert(0, sys.argv[1]); '
-            'from test_ops.test_scan_triton import _interpreter_main; '
-            '_interpreter_main()')
-    proc = subprocess.run([sys.executable, '-c', code, os.path.dirname(here)],
-                          env=env, capture_output=True, text=True,
-                          timeout=900)
-    assert proc.returncode == 0, proc.stderr[-4000:]
-    worst = float(proc.stdout.strip().splitlines()[-1].split()[-1])
-    assert worst < 1e-5, proc.stdout
+    worst = run_interpreter_main('test_scan_triton', timeout=900)
+    assert worst < 1e-5
 
 
 def test_is_supported_reports_cpu_and_bad_orders():
