@@ -235,7 +235,7 @@ def run_scan(x, backend, grid, backward):
 def section_scan(args, res):
     bw, exp_rate = ceilings(res)
     grid = (5, 64, 48) if not args.quick else (3, 16, 12)
-    rows = []
+    rows = res['scan'] = []  # filled in place: see save_partial
     dms = args.scan_dms if not args.quick else (32, )
     for dm in dms:
         # (backend, batch, channels-last inputs): each route gets the
@@ -245,7 +245,8 @@ def section_scan(args, res):
                  ('mamba_ssm', args.batch, False),
                  ('torch', 2 if not args.quick else 1, False)]
         for backend, batch, chl in plans:
-            if args.device != 'cuda' and backend != 'torch':
+            if backend not in args.scan_backends or (
+                    args.device != 'cuda' and backend != 'torch'):
                 continue
             for backward in (False, True):
                 free()
@@ -265,7 +266,7 @@ def section_scan(args, res):
                 x = None
                 rows.append(row)
                 print('scan', row, flush=True)
-    res['scan'] = rows
+                save_partial()
 
 
 # ---------------------------------------------------------------- blocks
@@ -312,6 +313,16 @@ class AttentionNeck(nn.Module):
 
 # --stmm-impl: the deformable sampling of the GSM blocks' STMM merge.
 STMM_IMPL = None
+# (results, path): results.json is rewritten after every measured row, so
+# a run cut by a time limit keeps what it measured.
+PARTIAL = None
+
+
+def save_partial():
+    if PARTIAL is not None:
+        res, path = PARTIAL
+        with open(path, 'w') as f:
+            json.dump(res, f, indent=1, default=str)
 
 
 def model_cfg():
@@ -367,7 +378,7 @@ def section_block(args, res):
     gsm_cfg = dict(model_cfg()['neck']['gsm_cfg'])
     batch = args.batch
     t, h, w = (5, 64, 48) if not args.quick else (3, 16, 12)
-    rows = []
+    rows = res['block'] = []  # filled in place: see save_partial
     widths = args.block_widths if not args.quick else (32, )
     backends = ('triton', 'mamba_ssm') if args.device == 'cuda' \
         else ('torch', )
@@ -386,7 +397,7 @@ def section_block(args, res):
                         torch.randn(batch, t, h, w, width))
 
             rows.append(timed_case('block', row, build, args, max_reps=6))
-    res['block'] = rows
+            save_partial()
 
 
 def section_neck(args, res):
@@ -396,9 +407,9 @@ def section_neck(args, res):
     cfg.pop('num_frames')
     depth = cfg['num_gsm'] + cfg['num_lrm']
     batch = 8 if not args.quick else 1
-    frames = (3, 5, 9, 17) if not args.quick else (3, 5)
+    frames = args.neck_frames if not args.quick else (3, 5)
     sizes = ((32, 24), (64, 48)) if not args.quick else ((8, 6), )
-    rows = []
+    rows = res['neck'] = []  # filled in place: see save_partial
     for (h, w) in sizes:
         for t in frames:
             for kind in ('glsmamba', 'attention'):
@@ -413,7 +424,7 @@ def section_neck(args, res):
 
                 rows.append(timed_case('neck', row, build, args,
                                        max_reps=5, tuple_input=True))
-    res['neck'] = rows
+                save_partial()
 
 
 def section_train(args, res):
@@ -570,7 +581,7 @@ def plots(res, out_dir):
         plt.close(fig)
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--out', default='work_dirs/benchmark')
     parser.add_argument('--sections', default=','.join(SECTIONS))
@@ -580,6 +591,10 @@ def main():
     parser.add_argument('--neck-backend', default='auto',
                         help='scan backend of the neck and train sections '
                         '(sets STMAMBA_SCAN_BACKEND)')
+    parser.add_argument('--neck-frames', default='3,5,9,17',
+                        help='clip lengths of the neck section')
+    parser.add_argument('--scan-backends', default='triton,mamba_ssm,torch',
+                        help='routes timed in the scan section')
     parser.add_argument('--block-widths', default='192,256',
                         help='block widths of the block section')
     parser.add_argument('--stmm-impl',
@@ -588,10 +603,12 @@ def main():
                         'default: the config\'s)')
     parser.add_argument('--quick', action='store_true',
                         help='tiny shapes: a smoke test, on CPU too')
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     args.device = 'cuda' if torch.cuda.is_available() else 'cpu'
     args.scan_dms = [int(v) for v in args.scan_dms.split(',')]
     args.block_widths = [int(v) for v in args.block_widths.split(',')]
+    args.scan_backends = args.scan_backends.split(',')
+    args.neck_frames = [int(v) for v in args.neck_frames.split(',')]
     global STMM_IMPL
     STMM_IMPL = args.stmm_impl
     if args.quick:
@@ -607,6 +624,8 @@ def main():
         res['triton'] = triton.__version__
     except ImportError:
         pass
+    global PARTIAL
+    PARTIAL = (res, os.path.join(args.out, 'results.json'))
     for name in args.sections.split(','):
         t0 = time.time()
         if name in ('neck', 'train') and args.neck_backend != 'auto':
@@ -619,8 +638,7 @@ def main():
             res['errors'][name] = traceback.format_exc()[-2000:]
             print(f'section {name} failed: {err}', flush=True)
         res.setdefault('section_s', {})[name] = time.time() - t0
-        with open(os.path.join(args.out, 'results.json'), 'w') as f:
-            json.dump(res, f, indent=1, default=str)
+        save_partial()
     plots(res, args.out)
     text = table(res)
     with open(os.path.join(args.out, 'table.txt'), 'w') as f:
