@@ -36,8 +36,16 @@ Design:
       starts (kept in a small scratch buffer), then per chunk, last first,
       recomputes the CHUNK states (kept in registers) and walks them
       backwards with the adjoint.  du (shared by the orders) and dB/dC
-      (shared by the channels) are added atomically in fp32; dA, dD and
-      d(delta_bias) are reduced in registers first.
+      (shared by the channels) are added atomically in fp32, dB/dC after a
+      reduce-scatter over the lanes (``_sum_over_lanes``); dA, dD and
+      d(delta_bias) are reduced in registers first.  Its registers are
+      capped (``maxnreg`` in SEQ_BWD_CFG) for occupancy.
+    * Both kernels load a chunk's inputs before computing and storing it
+      (``_chunk_inputs``): written per token, each token's loads waited for
+      the previous token's stores (which may alias them), ~1,700 cycles of
+      exposed latency per token on an H100 (docs/benchmark.md, run 11).
+    * SEQ_PARTS splits the sequence into parts scanned in parallel (a
+      two-level scan) for small batches; see its comment.
 """
 import json
 import os
