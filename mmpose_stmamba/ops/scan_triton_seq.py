@@ -252,6 +252,16 @@ def _chunk_inputs(q0, L, LP, rev, perm_ptr, p, u_ptr, dl_ptr, b_ptr, c_ptr,
 
 
 @triton.jit
+def _chunk_douts(steps, dout_b, so_l, so_d, offs_d, CHUNK: tl.constexpr):
+    # dout at each step of a chunk (fp32), one tuple entry per step.
+    dys = ()
+    for i in tl.static_range(CHUNK):
+        dys = dys + (tl.load(dout_b + steps[i][0] * so_l + offs_d * so_d,
+                             mask=steps[i][7], other=0.).to(tl.float32), )
+    return dys
+
+
+@triton.jit
 def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     out_ptr, ck_ptr, perm_ptr, h0_ptr, hend_ptr, sdt_ptr,
                     Dm, KD, L, LP, NSEG, NPAIR, PARTS, CPP,
@@ -261,7 +271,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     CHUNK: tl.constexpr, SEG: tl.constexpr,
                     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
                     SOFTPLUS: tl.constexpr, SAVE_CK: tl.constexpr,
-                    LOCAL: tl.constexpr):
+                    LOCAL: tl.constexpr, PREFETCH: tl.constexpr):
     # LOCAL: the first pass of a split sequence (PARTS > 1): each part
     # from a zero state, keeping only its end state and its sum of dt.
     pid_d = tl.program_id(0)
@@ -295,15 +305,27 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
             if PARTS > 1:
                 h = _load_rows(h0_ptr + state, Dm, offs_n, offs_d, mask_d,
                                N)
-        for c in range(spart * CPP, (spart + 1) * CPP):
+        c_end = (spart + 1) * CPP
+        if PREFETCH:
+            steps = _chunk_inputs(spart * CPP * CHUNK, L, LP, r, perm_ptr, p,
+                                  u_b, dl_b, b_b, c_b, offs_d, mask_d,
+                                  offs_n, bias, su_d, su_l, sd_d, sd_l, N,
+                                  CHUNK, HAS_BIAS, SOFTPLUS)
+        for c in range(spart * CPP, c_end):
             if SAVE_CK and not LOCAL:
                 if c % SEG == 0:
                     _store_rows(ck_b + (c // SEG) * N * Dm, Dm, h, offs_n,
                                 offs_d, mask_d, N)
-            steps = _chunk_inputs(c * CHUNK, L, LP, r, perm_ptr, p, u_b,
-                                  dl_b, b_b, c_b, offs_d, mask_d, offs_n,
-                                  bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
-                                  HAS_BIAS, SOFTPLUS)
+            if PREFETCH:  # the next chunk's loads fly during this one
+                nxt = _chunk_inputs(
+                    tl.minimum(c + 1, c_end - 1) * CHUNK, L, LP, r, perm_ptr,
+                    p, u_b, dl_b, b_b, c_b, offs_d, mask_d, offs_n, bias,
+                    su_d, su_l, sd_d, sd_l, N, CHUNK, HAS_BIAS, SOFTPLUS)
+            else:
+                steps = _chunk_inputs(c * CHUNK, L, LP, r, perm_ptr, p, u_b,
+                                      dl_b, b_b, c_b, offs_d, mask_d, offs_n,
+                                      bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
+                                      HAS_BIAS, SOFTPLUS)
             if r == 1 and not LOCAL:
                 # what the forward order stored, also read before storing
                 prev = ()
@@ -324,6 +346,8 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                         y += prev[i]
                     tl.store(out_b + tok * so_l + optr_d,
                              y.to(out_ptr.dtype.element_ty), mask=md)
+            if PREFETCH:
+                steps = nxt
         if LOCAL:
             _store_rows(hend_ptr + state, Dm, h, offs_n, offs_d, mask_d, N)
             tl.store(sdt_ptr + (bk * PARTS + spart) * Dm + offs_d, sdt,
@@ -354,7 +378,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     N: tl.constexpr, BLOCK_D: tl.constexpr,
                     CHUNK: tl.constexpr, SEG: tl.constexpr,
                     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
-                    SOFTPLUS: tl.constexpr):
+                    SOFTPLUS: tl.constexpr, PREFETCH: tl.constexpr):
     pid_d = tl.program_id(0)
     bb = tl.program_id(1).to(tl.int64)
     k = tl.program_id(2) % (2 * NPAIR)
@@ -395,34 +419,58 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
         h = _load_rows(ck_b + s * N * Dm, Dm, offs_n, offs_d, mask_d, N)
         if SEG > 1:
             # Rebuild this segment's chunk-start states.
+            if PREFETCH:
+                rs = _chunk_inputs(s * SEG * CHUNK, L, LP, rev, perm_ptr, p,
+                                   u_b, dl_b, b_b, c_b, offs_d, mask_d,
+                                   offs_n, bias, su_d, su_l, sd_d, sd_l, N,
+                                   CHUNK, HAS_BIAS, SOFTPLUS)
             for j in range(0, SEG):
+                if PREFETCH:
+                    nxt = _chunk_inputs(
+                        (s * SEG + tl.minimum(j + 1, SEG - 1)) * CHUNK, L, LP,
+                        rev, perm_ptr, p, u_b, dl_b, b_b, c_b, offs_d, mask_d,
+                        offs_n, bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
+                        HAS_BIAS, SOFTPLUS)
+                else:
+                    rs = _chunk_inputs((s * SEG + j) * CHUNK, L, LP, rev,
+                                       perm_ptr, p, u_b, dl_b, b_b, c_b,
+                                       offs_d, mask_d, offs_n, bias, su_d,
+                                       su_l, sd_d, sd_l, N, CHUNK, HAS_BIAS,
+                                       SOFTPLUS)
                 _store_rows(scr + j * N * BLOCK_D, BLOCK_D, h, offs_n,
                             lane_d, mask_all, N)
                 for i in tl.static_range(CHUNK):
-                    tok, valid = _visit((s * SEG + j) * CHUNK + i, L, LP, rev,
-                                        perm_ptr, p)
-                    uu, raw, dt, bv, cv, md = _step_inputs(
-                        u_b, dl_b, b_b, c_b, tok, valid, offs_d, mask_d,
-                        offs_n, bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS,
-                        SOFTPLUS)
-                    h = _advance(h, a2, dt, uu, bv)
+                    h = _advance(h, a2, rs[i][4], rs[i][2], rs[i][5])
+                if PREFETCH:
+                    rs = nxt
             tl.debug_barrier()
+        if PREFETCH:
+            steps = _chunk_inputs((s * SEG + SEG - 1) * CHUNK, L, LP, rev,
+                                  perm_ptr, p, u_b, dl_b, b_b, c_b, offs_d,
+                                  mask_d, offs_n, bias, su_d, su_l, sd_d,
+                                  sd_l, N, CHUNK, HAS_BIAS, SOFTPLUS)
+            dys = _chunk_douts(steps, dout_b, so_l, so_d, offs_d, CHUNK)
         for jj in range(0, SEG):
             j = SEG - 1 - jj
             c = s * SEG + j
+            if PREFETCH:  # the next (earlier) chunk's loads fly meanwhile
+                nxt = _chunk_inputs(
+                    (s * SEG + tl.maximum(j - 1, 0)) * CHUNK, L, LP, rev,
+                    perm_ptr, p, u_b, dl_b, b_b, c_b, offs_d, mask_d, offs_n,
+                    bias, su_d, su_l, sd_d, sd_l, N, CHUNK, HAS_BIAS,
+                    SOFTPLUS)
+                nxt_dys = _chunk_douts(nxt, dout_b, so_l, so_d, offs_d,
+                                       CHUNK)
+            else:
+                steps = _chunk_inputs(c * CHUNK, L, LP, rev, perm_ptr, p,
+                                      u_b, dl_b, b_b, c_b, offs_d, mask_d,
+                                      offs_n, bias, su_d, su_l, sd_d, sd_l,
+                                      N, CHUNK, HAS_BIAS, SOFTPLUS)
+                dys = _chunk_douts(steps, dout_b, so_l, so_d, offs_d, CHUNK)
             if SEG > 1:
                 h = _load_rows(scr + j * N * BLOCK_D, BLOCK_D, offs_n,
                                lane_d, mask_all, N)
             # The chunk's states, kept in registers.
-            steps = _chunk_inputs(c * CHUNK, L, LP, rev, perm_ptr, p, u_b,
-                                  dl_b, b_b, c_b, offs_d, mask_d, offs_n,
-                                  bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
-                                  HAS_BIAS, SOFTPLUS)
-            dys = ()
-            for i in tl.static_range(CHUNK):
-                dys = dys + (tl.load(
-                    dout_b + steps[i][0] * so_l + offs_d * so_d,
-                    mask=steps[i][7], other=0.).to(tl.float32), )
             hs = ()
             for i in tl.static_range(CHUNK):
                 h = _advance(h, a2, steps[i][4], steps[i][2], steps[i][5])
@@ -459,6 +507,9 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                               _channel_sum(g * dtu[None, :], N, BLOCK_D),
                               mask=valid, sem='relaxed')
                 carry = tl.exp2(dt[None, :] * a2) * g
+            if PREFETCH:
+                steps = nxt
+                dys = nxt_dys
     for n in tl.static_range(N):
         tl.atomic_add(da_ptr + n * KD + kd, _row(da_acc, offs_n, n),
                       mask=mask_d, sem='relaxed')
@@ -523,6 +574,12 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
 # the backward with CHUNK 2 and a register cap of 168 (ptxas spills 80
 # bytes) beat the cap 192 (no spills) and CHUNK 4 (which spills more):
 # uncapped it took 227-249 registers, one resident warp in eight.
+# PREFETCH=True (either pass) issues the next chunk's loads before the
+# current chunk is computed (software pipelining inside one warp, the
+# inputs carried across iterations as tuples).  Exact in the interpreter;
+# more live registers (sm_90, capped at 168: forward BLOCK_D 32 / CHUNK 2
+# spills 32 bytes, backward CHUNK 1 / SEG 64 none, CHUNK 2 488 bytes).
+# Not timed yet, so off: tools/gpu/check_session.sh OUT sweep times it.
 SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=4, num_warps=1)
 SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
 # Parts the sequence is split into, scanned in parallel (a two-level scan:
@@ -682,7 +739,9 @@ class MultiOrderScanSeq(torch.autograd.Function):
                 N=n, BLOCK_D=fcfg['BLOCK_D'], CHUNK=fcfg['CHUNK'],
                 SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
                 HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus),
-                SAVE_CK=save, LOCAL=local, **_compile_opts(fcfg))
+                SAVE_CK=save, LOCAL=local,
+                PREFETCH=bool(fcfg.get('PREFETCH', False)),
+                **_compile_opts(fcfg))
 
         sdt = dummy
         if parts > 1:
@@ -746,7 +805,8 @@ class MultiOrderScanSeq(torch.autograd.Function):
             *_strides(du, (0, 1, 2)),
             N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'], SEG=cfg['SEG'],
             HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=softplus, **_compile_opts(cfg))
+            SOFTPLUS=softplus, PREFETCH=bool(cfg.get('PREFETCH', False)),
+            **_compile_opts(cfg))
         return (du.to(u.dtype), ddelta, da[:n_in].t().to(a_dtype),
                 db[:, :, :n_in].to(b_dtype), dc[:, :, :n_in].to(c_dtype),
                 dd.to(D.dtype) if D is not None else None,

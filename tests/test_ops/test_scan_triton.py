@@ -123,8 +123,9 @@ def check_against_reference(orders, grid, window, layout, dm, n, dtype,
 # Interpreter cases: (label, launch settings, check_against_reference
 # arguments).  Channel blocks and chunks that do not divide Dm / L, several
 # checkpoint segments, the table fallback, channels-last strides, N = 3
-# (padded to 4 inside the op), one segment longer than the sequence, and
-# the sequence split into parts scanned in parallel.
+# (padded to 4 inside the op), one segment longer than the sequence, the
+# sequence split into parts scanned in parallel, and the next chunk's loads
+# issued before the current one is computed (PREFETCH).
 _SMALL = dict(fwd=dict(BLOCK_D=4, CHUNK=2, num_warps=1),
               bwd=dict(BLOCK_D=4, CHUNK=2, SEG=2, num_warps=1), parts=1)
 INTERPRETER_CASES = [
@@ -140,6 +141,10 @@ INTERPRETER_CASES = [
      dict(args=('wsts', (2, 3, 4), (2, 3), 'wide_rows', 3, 4), seed=40)),
     ('sts6d in 3 parts', dict(_SMALL, parts=3),
      dict(args=SMALL_CASES[0], seed=41, channels_last=True)),
+    ('wsts, next chunk prefetched, 2 parts',
+     dict(_SMALL, fwd=dict(_SMALL['fwd'], PREFETCH=True),
+          bwd=dict(_SMALL['bwd'], PREFETCH=True), parts=2),
+     dict(args=SMALL_CASES[1], seed=42)),
 ]
 
 
@@ -148,8 +153,9 @@ def _interpreter_main():
     from mmpose_stmamba.ops import scan_triton_seq as seq
     worst = 0.0
     for label, launch, kwargs in INTERPRETER_CASES:
-        seq.SEQ_FWD_CFG.update(launch['fwd'])
-        seq.SEQ_BWD_CFG.update(launch['bwd'])
+        for cfg, key in ((seq.SEQ_FWD_CFG, 'fwd'), (seq.SEQ_BWD_CFG, 'bwd')):
+            cfg.clear()
+            cfg.update(launch[key])
         seq.SEQ_PARTS = launch['parts']
         kwargs = dict(kwargs)
         errs = check_against_reference(*kwargs.pop('args'), torch.float32,
