@@ -114,9 +114,10 @@ def _halve(v, lanes, M: tl.constexpr, D: tl.constexpr, H: tl.constexpr):
 @triton.jit
 def _sum_over_lanes(x, N: tl.constexpr, D: tl.constexpr):
     """``tl.sum(x, 1)`` of an (N, D) tile with D on the lanes, N <= D, both
-    powers of two, by a reduce-scatter: N/2 + N/4 + ... shuffles, then one
-    butterfly over the remaining lane bits, instead of log2(D) shuffles for
-    each of the N rows (31 instead of 80 at N = 16, D = 32; sm_90 SASS).
+    powers of two, by a reduce-scatter: one shuffle per row still held at
+    each halving step (N + N/2 + ... + 2), then one butterfly over the
+    remaining lane bits, instead of log2(D) shuffles for each of the N rows
+    (31 instead of 80 at N = 16, D = 32; sm_90 SASS).
     Adds in a different order than tl.sum (fp32 rounding only)."""
     lanes = tl.arange(0, D)
     v = x
