@@ -317,16 +317,15 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                 if c % SEG == 0:
                     _store_rows(ck_b + (c // SEG) * N * Dm, Dm, h, offs_n,
                                 offs_d, mask_d, N)
-            if PREFETCH:  # the next chunk's loads fly during this one
-                nxt = _chunk_inputs(
-                    tl.minimum(c + 1, c_end - 1) * CHUNK, L, LP, r, perm_ptr,
-                    p, u_b, dl_b, b_b, c_b, offs_d, mask_d, offs_n, bias,
-                    su_d, su_l, sd_d, sd_l, N, CHUNK, HAS_BIAS, SOFTPLUS)
-            else:
-                steps = _chunk_inputs(c * CHUNK, L, LP, r, perm_ptr, p, u_b,
-                                      dl_b, b_b, c_b, offs_d, mask_d, offs_n,
-                                      bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
-                                      HAS_BIAS, SOFTPLUS)
+            q = c  # the chunk loaded now: this one, or the next one
+            if PREFETCH:  # whose loads then fly during this one's math
+                q = tl.minimum(c + 1, c_end - 1)
+            loaded = _chunk_inputs(q * CHUNK, L, LP, r, perm_ptr, p, u_b,
+                                   dl_b, b_b, c_b, offs_d, mask_d, offs_n,
+                                   bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
+                                   HAS_BIAS, SOFTPLUS)
+            if not PREFETCH:
+                steps = loaded
             if r == 1 and not LOCAL:
                 # what the forward order stored, also read before storing
                 prev = ()
@@ -348,7 +347,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     tl.store(out_b + tok * so_l + optr_d,
                              y.to(out_ptr.dtype.element_ty), mask=md)
             if PREFETCH:
-                steps = nxt
+                steps = loaded
         if LOCAL:
             _store_rows(hend_ptr + state, Dm, h, offs_n, offs_d, mask_d, N)
             tl.store(sdt_ptr + (bk * PARTS + spart) * Dm + offs_d, sdt,
@@ -426,24 +425,22 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                                    offs_n, bias, su_d, su_l, sd_d, sd_l, N,
                                    CHUNK, HAS_BIAS, SOFTPLUS)
             for j in range(0, SEG):
+                q = j  # as in the forward: this chunk, or the next one
                 if PREFETCH:
-                    nxt = _chunk_inputs(
-                        (s * SEG + tl.minimum(j + 1, SEG - 1)) * CHUNK, L, LP,
-                        rev, perm_ptr, p, u_b, dl_b, b_b, c_b, offs_d, mask_d,
-                        offs_n, bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
-                        HAS_BIAS, SOFTPLUS)
-                else:
-                    rs = _chunk_inputs((s * SEG + j) * CHUNK, L, LP, rev,
+                    q = tl.minimum(j + 1, SEG - 1)
+                loaded = _chunk_inputs((s * SEG + q) * CHUNK, L, LP, rev,
                                        perm_ptr, p, u_b, dl_b, b_b, c_b,
                                        offs_d, mask_d, offs_n, bias, su_d,
                                        su_l, sd_d, sd_l, N, CHUNK, HAS_BIAS,
                                        SOFTPLUS)
+                if not PREFETCH:
+                    rs = loaded
                 _store_rows(scr + j * N * BLOCK_D, BLOCK_D, h, offs_n,
                             lane_d, mask_all, N)
                 for i in tl.static_range(CHUNK):
                     h = _advance(h, a2, rs[i][4], rs[i][2], rs[i][5])
                 if PREFETCH:
-                    rs = nxt
+                    rs = loaded
             tl.debug_barrier()
         if PREFETCH:
             steps = _chunk_inputs((s * SEG + SEG - 1) * CHUNK, L, LP, rev,
@@ -453,21 +450,18 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
             dys = _chunk_douts(steps, dout_b, so_l, so_d, offs_d, CHUNK)
         for jj in range(0, SEG):
             j = SEG - 1 - jj
-            c = s * SEG + j
-            if PREFETCH:  # the next (earlier) chunk's loads fly meanwhile
-                nxt = _chunk_inputs(
-                    (s * SEG + tl.maximum(j - 1, 0)) * CHUNK, L, LP, rev,
-                    perm_ptr, p, u_b, dl_b, b_b, c_b, offs_d, mask_d, offs_n,
-                    bias, su_d, su_l, sd_d, sd_l, N, CHUNK, HAS_BIAS,
-                    SOFTPLUS)
-                nxt_dys = _chunk_douts(nxt, dout_b, so_l, so_d, offs_d,
-                                       CHUNK)
-            else:
-                steps = _chunk_inputs(c * CHUNK, L, LP, rev, perm_ptr, p,
-                                      u_b, dl_b, b_b, c_b, offs_d, mask_d,
-                                      offs_n, bias, su_d, su_l, sd_d, sd_l,
-                                      N, CHUNK, HAS_BIAS, SOFTPLUS)
-                dys = _chunk_douts(steps, dout_b, so_l, so_d, offs_d, CHUNK)
+            q = j  # this chunk, or the next (earlier) one when prefetching
+            if PREFETCH:
+                q = tl.maximum(j - 1, 0)
+            loaded = _chunk_inputs((s * SEG + q) * CHUNK, L, LP, rev,
+                                   perm_ptr, p, u_b, dl_b, b_b, c_b, offs_d,
+                                   mask_d, offs_n, bias, su_d, su_l, sd_d,
+                                   sd_l, N, CHUNK, HAS_BIAS, SOFTPLUS)
+            loaded_dys = _chunk_douts(loaded, dout_b, so_l, so_d, offs_d,
+                                      CHUNK)
+            if not PREFETCH:
+                steps = loaded
+                dys = loaded_dys
             if SEG > 1:
                 h = _load_rows(scr + j * N * BLOCK_D, BLOCK_D, offs_n,
                                lane_d, mask_all, N)
@@ -509,8 +503,8 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                               mask=valid, sem='relaxed')
                 carry = tl.exp2(dt[None, :] * a2) * g
             if PREFETCH:
-                steps = nxt
-                dys = nxt_dys
+                steps = loaded
+                dys = loaded_dys
     for n in tl.static_range(N):
         tl.atomic_add(da_ptr + n * KD + kd, _row(da_acc, offs_n, n),
                       mask=mask_d, sem='relaxed')
