@@ -39,7 +39,10 @@ _FUSED_FN = 'multi_order_scan_triton'
 # than the torch backend at any size) or where B * Dm * K >= FUSED_MIN_WORK,
 # just below the smallest size at which it was measured to win; it always
 # needs less memory (0.61-0.66x).  Sizes between 9,216 and 36,864 (e.g.
-# the LRM blocks, K = 2, or batch 16) were not measured.
+# the LRM blocks, K = 2, or batch 16) were not measured.  Run 11 (the
+# kernel made faster, same rule): 99 vs 264 ms at 98,304 and 58 vs 100 ms
+# at 36,864; batch 8 was timed only with the sequence split (SEQ_PARTS,
+# off by default), so the bound stays.
 # STMAMBA_FUSED_SCAN=1 always prefers it, =0 never; an explicit
 # backend='triton' is not affected.
 FUSED_MIN_WORK = 32768
