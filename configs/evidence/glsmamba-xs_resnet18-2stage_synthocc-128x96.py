@@ -56,7 +56,7 @@ model = dict(
             scans=('unified', 'spatial', 'temporal'),
             merge='stmm',
             channel_attention=True,
-            stmm_cfg=dict(impl='grid_sample', groups=4)),
+            stmm_cfg=dict(impl='auto', groups=4)),
         lrm_cfg=dict(window=(8, 6), d_state=8)),
     head=dict(
         type='VideoHeatmapHead',

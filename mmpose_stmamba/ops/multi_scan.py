@@ -38,14 +38,16 @@ _FUSED_FN = 'multi_order_scan_triton'
 # So 'auto' takes it where mamba-ssm is not installed (it is ~25x faster
 # than the torch backend at any size) or where B * Dm * K >= FUSED_MIN_WORK,
 # just below the smallest size at which it was measured to win; it always
-# needs less memory (0.61-0.66x).  Sizes between 9,216 and 36,864 (e.g.
-# the LRM blocks, K = 2, or batch 16) were not measured.  Run 11 (the
-# kernel made faster, same rule): 99 vs 264 ms at 98,304 and 58 vs 100 ms
-# at 36,864; batch 8 was timed only with the sequence split (SEQ_PARTS,
-# off by default), so the bound stays.
+# needs less memory (0.61-0.66x).  Run 11 (the kernel made faster, same
+# rule): 99 vs 264 ms at 98,304 and 58 vs 100 ms at 36,864.  Run 13 (H200,
+# the sequence split into parts automatically, SEQ_PARTS): the whole neck
+# at batch 8 (GSM scans 8 * 192 * 6 = 9,216, LRM scans 8 * 192 * 2 =
+# 3,072) 175.8 vs 214.4 ms, so the bound came down to 9,216, the smallest
+# size measured to win on its own; smaller calls (the LRM scans at batch 8
+# were timed only inside that neck, single clips) keep mamba-ssm.
 # STMAMBA_FUSED_SCAN=1 always prefers it, =0 never; an explicit
 # backend='triton' is not affected.
-FUSED_MIN_WORK = 32768
+FUSED_MIN_WORK = 9216
 ENV_FUSED = 'STMAMBA_FUSED_SCAN'
 
 

@@ -577,6 +577,16 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
 # Not timed yet, so off: tools/gpu/check_session.sh OUT sweep times it.
 SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=4, num_warps=1)
 SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
+# The forward of a grid that leaves the card part-empty: where SEQ_FWD_CFG
+# would launch fewer than SMALL_GRID programs (batch x channel blocks x
+# pairs, one part), half-width blocks (two lanes per channel, 8 states a
+# thread) with the next chunk prefetched hide more latency per warp and
+# double the warps.  Measured on an H200 (docs/benchmark.md, run 13, B 32):
+# Dm 192 (576 programs) 23.7 -> 16.3 ms, Dm 512 (1,536) 25.1 -> 31.6 ms
+# (twice the programs no longer fit in one wave), hence the bound.  None
+# turns the choice off; an explicit "fwd" in STMAMBA_SCAN_LAUNCH wins.
+SEQ_FWD_CFG_SMALL = dict(BLOCK_D=16, CHUNK=2, num_warps=1, PREFETCH=True)
+SMALL_GRID = 1024
 # Parts the sequence is split into, scanned in parallel (a two-level scan:
 # each part from a zero state / zero adjoint, a short pass over the parts'
 # end values, then each part again from its true start).  The kernels'
@@ -587,13 +597,13 @@ SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
 # STMAMBA_SCAN_PARTS=auto) takes the smallest power of two that brings the
 # forward's programs to PARTS_TARGET (at most MAX_PARTS): 16 parts at
 # batch 8, Dm 192 (44.3 -> 13.6 ms fwd+bwd on an H100, run 11), 4 at batch
-# 32, Dm 192, 1 at batch 32, Dm 512.  The default is 1 (off) for now: in
-# run 11 the GPU gradient test failed with parts > 1 (the backward's
-# scratch slot ignored the part: a race the sequential interpreter cannot
-# show, fixed since but not yet re-run on a GPU).  Environment override:
+# 32, Dm 192, 1 at batch 32, Dm 512.  Automatic by default since the GPU
+# gradient tests passed with 1 and 2 parts (H200, 2026-12-02; run 11's
+# failure was the backward's scratch slot ignoring the part, a race the
+# sequential interpreter cannot show).  Environment override:
 # STMAMBA_SCAN_PARTS (an int or 'auto').
-SEQ_PARTS = 1
-PARTS_TARGET = 1536
+SEQ_PARTS = None
+PARTS_TARGET = 1024
 MAX_PARTS = 16
 
 
@@ -614,6 +624,17 @@ def _launch_cfgs():
                 f'like {{"fwd": {{"CHUNK": 4}}, "bwd": {{"SEG": 16}}}} '
                 f'({err})') from err
     return fcfg, bcfg
+
+
+def _forward_cfg(fcfg, programs):
+    """The forward launch for a grid of ``programs`` programs under
+    ``fcfg`` (one part): SEQ_FWD_CFG_SMALL below SMALL_GRID, else fcfg."""
+    if SEQ_FWD_CFG_SMALL is None or programs >= SMALL_GRID:
+        return fcfg
+    text = os.environ.get('STMAMBA_SCAN_LAUNCH')
+    if text and 'fwd' in json.loads(text):
+        return fcfg
+    return dict(SEQ_FWD_CFG_SMALL)
 
 
 def _compile_opts(cfg):
@@ -700,6 +721,8 @@ class MultiOrderScanSeq(torch.autograd.Function):
         n = max(triton.next_power_of_2(n_in), 2)
         npair = k // 2
         fcfg, bcfg = _launch_cfgs()
+        fcfg = _forward_cfg(fcfg, bt * triton.cdiv(dm, fcfg['BLOCK_D']) *
+                            npair)
         every = bcfg['CHUNK'] * bcfg['SEG']
         if every % fcfg['CHUNK']:
             raise ValueError(f'SEQ_BWD_CFG CHUNK*SEG={every} must be a '

@@ -98,7 +98,8 @@ def test_explicit_triton_calls_the_fused_hook(monkeypatch):
 
 
 @pytest.mark.parametrize('env,installed,work,expected', [
-    (None, False, 1, True), (None, True, 8 * 192 * 6, False),
+    (None, False, 1, True), (None, True, 8 * 192 * 2, False),
+    (None, True, 8 * 192 * 6, True),
     (None, True, 32 * 512 * 6, True), ('1', True, 1, True),
     ('0', False, 10**6, False)])
 def test_auto_policy_for_the_fused_kernel(monkeypatch, env, installed, work,

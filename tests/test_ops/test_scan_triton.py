@@ -152,6 +152,7 @@ def _interpreter_main():
     """Runs in a subprocess with TRITON_INTERPRET=1; prints the errors."""
     from mmpose_stmamba.ops import scan_triton_seq as seq
     worst = 0.0
+    seq.SEQ_FWD_CFG_SMALL = None  # each case names its forward launch
     for label, launch, kwargs in INTERPRETER_CASES:
         for cfg, key in ((seq.SEQ_FWD_CFG, 'fwd'), (seq.SEQ_BWD_CFG, 'bwd')):
             cfg.clear()
@@ -210,7 +211,13 @@ GPU_CASES = [
 @pytest.mark.gpu
 @gpu
 @pytest.mark.parametrize('case', GPU_CASES, ids=lambda c: f'{c[0]}-{c[1]}')
-def test_gpu_fp32_matches_reference(case):
+@pytest.mark.parametrize('fwd', ['small-grid', 'default'])
+def test_gpu_fp32_matches_reference(case, fwd, monkeypatch):
+    # These grids are small: the forward takes SEQ_FWD_CFG_SMALL unless
+    # that choice is off.
+    from mmpose_stmamba.ops import scan_triton_seq as seq
+    if fwd == 'default':
+        monkeypatch.setattr(seq, 'SEQ_FWD_CFG_SMALL', None)
     errs = check_against_reference(*case, torch.float32, 'cuda',
                                    channels_last=case[4] == 40)
     assert max(errs.values()) < 1e-4, errs
@@ -290,9 +297,26 @@ def test_parts_setting_is_checked(monkeypatch):
     assert seq._parts(1, 240) == seq.MAX_PARTS
     assert seq._parts(1, 5) == 4
     monkeypatch.setattr(seq, 'SEQ_PARTS', 1)
-    assert seq._parts(1, 240) == 1  # the default: off
+    assert seq._parts(1, 240) == 1  # forced off
     monkeypatch.setenv('STMAMBA_SCAN_PARTS', 'auto')
     assert seq._parts(1, 240) == seq.MAX_PARTS
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
+def test_small_grids_take_the_small_forward_launch(monkeypatch):
+    from mmpose_stmamba.ops import scan_triton_seq as seq
+    monkeypatch.delenv('STMAMBA_SCAN_LAUNCH', raising=False)
+    big = dict(seq.SEQ_FWD_CFG)
+    assert seq._forward_cfg(big, seq.SMALL_GRID) is big
+    assert seq._forward_cfg(big, seq.SMALL_GRID - 1) == seq.SEQ_FWD_CFG_SMALL
+    # an explicit forward launch is kept; a backward-only one is not
+    monkeypatch.setenv('STMAMBA_SCAN_LAUNCH', '{"bwd": {"SEG": 16}}')
+    assert seq._forward_cfg(big, 1) == seq.SEQ_FWD_CFG_SMALL
+    monkeypatch.setenv('STMAMBA_SCAN_LAUNCH', '{"fwd": {"CHUNK": 4}}')
+    assert seq._forward_cfg(big, 1) is big
+    monkeypatch.setattr(seq, 'SEQ_FWD_CFG_SMALL', None)
+    monkeypatch.delenv('STMAMBA_SCAN_LAUNCH')
+    assert seq._forward_cfg(big, 1) is big
 
 
 @pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')

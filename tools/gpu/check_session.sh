@@ -14,6 +14,11 @@
 #   neck    the batch-8 neck at T = 5 and 9, SEQ_PARTS automatic (~2 min)
 #   sweep   the untimed PREFETCH launch variants of the fused scan against
 #           the defaults, Dm 512 and 192                      (~4 min)
+#   ncu     Nsight Compute over one fused scan forward+backward (B 32,
+#           Dm 192): stall reasons, occupancy, and the per-instruction
+#           stall samples of the SASS (ncu_source.csv)       (~2 min)
+# SWEEP_DMS, SWEEP_FWD, SWEEP_BWD override the sweep's channels and configs
+# (JSON lists); the steps after a sweep run with its best configs.
 # Default steps: tests block neck.  Each step writes OUT_DIR/STEP.txt (and
 # the benchmark's results.json below OUT_DIR/STEP/); read tests*.txt first.
 set -uo pipefail
@@ -57,8 +62,20 @@ for step in "${STEPS[@]}"; do
         --out "$OUT/neck" --sections neck --neck-frames 5,9 \
         --stmm-impl auto ;;
     sweep)
-      run sweep 280 python3 tools/gpu/sweep_seq.py --dms 512,192 \
-        --fwd "$FWD" --bwd "$BWD" ;;
-    *) echo "unknown step $step (tests, block, neck, sweep)"; exit 2 ;;
+      run sweep 280 python3 tools/gpu/sweep_seq.py --dms "${SWEEP_DMS:-512,192}" \
+        --fwd "${SWEEP_FWD:-$FWD}" --bwd "${SWEEP_BWD:-$BWD}" \
+        --best-out "$OUT/best.json"
+      # the steps after this one run with the best launch configs
+      [[ -s $OUT/best.json ]] && export STMAMBA_SCAN_LAUNCH=$(cat "$OUT/best.json") ;;
+    ncu)
+      run ncu 150 ncu --clock-control none --profile-from-start off \
+        -k regex:_seq_ --section SpeedOfLight --section WarpStateStats \
+        --section SchedulerStats --section Occupancy --section LaunchStats \
+        --section SourceCounters --export /tmp/ncu_scan --force-overwrite \
+        python3 tools/gpu/profile_scan.py --batch 32 --dm 192
+      run ncu_source 60 ncu --import /tmp/ncu_scan.ncu-rep --page source \
+        --print-source sass --csv
+      [[ -s $OUT/ncu_source.txt ]] || ncu --help >"$OUT/ncu_help.txt" ;;
+    *) echo "unknown step $step (tests, block, neck, sweep, ncu)"; exit 2 ;;
   esac
 done

@@ -16,6 +16,7 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
                                 '..'))
+import benchmark  # noqa: E402
 from benchmark import enter_package, fwd_bwd, model_cfg  # noqa: E402
 
 
@@ -26,7 +27,10 @@ def main():
     parser.add_argument('--grid', default='5,64,48')
     parser.add_argument('--backends', default='mamba_ssm')
     parser.add_argument('--top', type=int, default=25)
+    parser.add_argument('--stmm-impl', default=None,
+                        help="STMM sampler (e.g. 'auto'; default: config's)")
     args = parser.parse_args()
+    benchmark.STMM_IMPL = args.stmm_impl
     enter_package()
     from mmpose_stmamba.models.necks.gsm_block import GSMBlock
     t, h, w = (int(v) for v in args.grid.split(','))

@@ -14,7 +14,11 @@ An empty list keeps the module's default for that pass; a forward list
 is timed forward only, then the best forward is kept for the backward
 cases.  The last line, ``BEST {"fwd": ..., "bwd": ...}``, names the
 configurations with the least total time over all cases, in the form
-``STMAMBA_SCAN_LAUNCH`` takes.
+``STMAMBA_SCAN_LAUNCH`` takes.  Every case is also checked against the
+first one of its size (output, and in the backward cases the input
+gradients): ``err`` is the largest difference over the largest value of
+the first; a case above ``--tol`` is printed as MISMATCH and never BEST.
+With ``--best-out FILE`` that line's JSON is also written to FILE.
 """
 import argparse
 import json
@@ -48,6 +52,24 @@ def _add(totals, cfg, ms):
     totals[key] = totals.get(key, 0.) + ms
 
 
+def _result(fn, x, backward):
+    """Output (and the inputs' gradients) of one call, as a list."""
+    if backward:
+        out = fn()
+        return [out.detach().float()] + [
+            t.grad.detach().float() for t in x.values() if t.grad is not None]
+    with torch.no_grad():
+        return [fn().float()]
+
+
+def _err(got, ref):
+    """Largest |got - ref| over max |ref|, the worst over the tensors."""
+    if ref is None:
+        return 0.
+    return max(((g - r).abs().max() / r.abs().max().clamp_min(1e-30)).item()
+               for g, r in zip(got, ref))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--dms', default='192,512')
@@ -57,6 +79,12 @@ def main():
                         'automatic choice)')
     parser.add_argument('--fwd', help='JSON list of forward configs')
     parser.add_argument('--bwd', help='JSON list of backward configs')
+    parser.add_argument('--tol', type=float, default=2e-2,
+                        help='largest accepted err (bf16 outputs)')
+    parser.add_argument('--best-out', help='write the BEST JSON here')
+    parser.add_argument('--grid', default='5,64,48', help='T,H,W')
+    parser.add_argument('--device', default='cuda',
+                        help="'cpu' with TRITON_INTERPRET=1: a smoke test")
     args = parser.parse_args()
     enter_package()
     from mmpose_stmamba.ops import scan_triton_seq as sq
@@ -69,36 +97,52 @@ def main():
         _use(sq.SEQ_FWD_CFG, fwd_cfg)
         _use(sq.SEQ_BWD_CFG, bwd_cfg)
         print(f'defaults from STMAMBA_SCAN_LAUNCH: {fwd_cfg} {bwd_cfg}')
+    # Each forward config is timed as given, not swapped for the small-grid
+    # one (scan_triton_seq.SEQ_FWD_CFG_SMALL) on small grids.
+    sq.SEQ_FWD_CFG_SMALL = None
     fwd_default, bwd_default = dict(sq.SEQ_FWD_CFG), dict(sq.SEQ_BWD_CFG)
     parts_default = sq.SEQ_PARTS
     totals = {'fwd': {}, 'bwd': {}}
     fwds = _configs(args.fwd, FWD) or [fwd_default]
     bwds = _configs(args.bwd, BWD) or [bwd_default]
-    grid = (5, 64, 48)
+    grid = tuple(int(v) for v in args.grid.split(','))
     for dm in (int(v) for v in args.dms.split(',')):
         x = scan_inputs(args.batch, dm, 16, grid, 6, torch.bfloat16,
-                        'cuda', channels_last=True)
+                        args.device, channels_last=True)
         for parts in (None if v == 'auto' else int(v)
                       for v in args.parts.split(',')):
             sq.SEQ_PARTS = parts
             tag = f'B {args.batch} dm {dm} parts {parts}'
-            best = None
+            best, ref = None, None
             for fcfg in fwds:
                 _use(sq.SEQ_FWD_CFG, fcfg)
+                fn = run_scan(x, 'triton', grid, False)
+                got = _result(fn, x, False)
+                err, ref = _err(got, ref), ref or got
                 with torch.no_grad():
-                    m = measure(run_scan(x, 'triton', grid, False),
-                                max_reps=5)
-                print(f'{tag} fwd {fcfg}: {m["ms"]:.1f} ms', flush=True)
-                _add(totals['fwd'], fcfg, m['ms'])
-                if best is None or m['ms'] < best[0]:
+                    m = measure(fn, max_reps=5)
+                bad = err > args.tol
+                print(f'{tag} fwd {fcfg}: {m["ms"]:.1f} ms, err {err:.1e}'
+                      + (' MISMATCH' if bad else ''), flush=True)
+                _add(totals['fwd'], fcfg, float('inf') if bad else m['ms'])
+                if not bad and (best is None or m['ms'] < best[0]):
                     best = (m['ms'], fcfg)
+            if best is None:
+                raise SystemExit(f'{tag}: every forward config mismatched')
             _use(sq.SEQ_FWD_CFG, best[1])
+            ref = got = None
             for bcfg in bwds:
                 _use(sq.SEQ_BWD_CFG, bcfg)
-                m = measure(run_scan(x, 'triton', grid, True), max_reps=5)
+                fn = run_scan(x, 'triton', grid, True)
+                got = _result(fn, x, True)
+                err, ref = _err(got, ref), ref or got
+                m = measure(fn, max_reps=5)
+                bad = err > args.tol
                 print(f'{tag} fwd {best[1]} + bwd {bcfg}: {m["ms"]:.1f} ms, '
-                      f'{m["peak_gib"]:.2f} GiB', flush=True)
-                _add(totals['bwd'], bcfg, m['ms'])
+                      f'{m["peak_gib"]:.2f} GiB, err {err:.1e}'
+                      + (' MISMATCH' if bad else ''), flush=True)
+                _add(totals['bwd'], bcfg, float('inf') if bad else m['ms'])
+            ref = got = None
             _use(sq.SEQ_BWD_CFG, bwd_default)
         sq.SEQ_PARTS = parts_default
         _use(sq.SEQ_FWD_CFG, fwd_default)
@@ -106,6 +150,9 @@ def main():
         torch.cuda.empty_cache()
     best = {key: json.loads(min(t, key=t.get)) for key, t in totals.items()}
     print('BEST', json.dumps(best), flush=True)
+    if args.best_out:
+        with open(args.best_out, 'w') as f:
+            json.dump(best, f)
 
 
 if __name__ == '__main__':

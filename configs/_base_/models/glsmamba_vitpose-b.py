@@ -66,7 +66,7 @@ model = dict(
             scans=('unified', 'spatial', 'temporal'),
             merge='stmm',
             channel_attention=True,
-            stmm_cfg=dict(impl='grid_sample', groups=4)),
+            stmm_cfg=dict(impl='auto', groups=4)),
         lrm_cfg=dict(
             window=(8, 6), expansion=1., d_state=16, ffn_ratio=2.),
         drop_path_rate=0.1),
