@@ -574,7 +574,8 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
 # inputs carried across iterations as tuples).  Exact in the interpreter;
 # more live registers (sm_90, capped at 168: forward BLOCK_D 32 / CHUNK 2
 # spills 32 bytes, backward CHUNK 1 / SEG 64 none, CHUNK 2 488 bytes).
-# Not timed yet, so off: tools/gpu/check_session.sh OUT sweep times it.
+# Timed in runs 12-13 (H200): it wins in the forward of small grids (see
+# SEQ_FWD_CFG_SMALL) and loses in the backward (84.7 vs 50.2 ms fwd+bwd).
 SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=4, num_warps=1)
 SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
 # The forward of a grid that leaves the card part-empty: where SEQ_FWD_CFG
@@ -583,7 +584,8 @@ SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
 # thread) with the next chunk prefetched hide more latency per warp and
 # double the warps.  Measured on an H200 (docs/benchmark.md, run 13, B 32):
 # Dm 192 (576 programs) 23.7 -> 16.3 ms, Dm 512 (1,536) 25.1 -> 31.6 ms
-# (twice the programs no longer fit in one wave), hence the bound.  None
+# (twice the programs no longer fit in one wave), hence the bound; H100
+# run 15: Dm 192 fwd 16.1 ms, fwd+bwd 51.6 (mamba-ssm route 100.7).  None
 # turns the choice off; an explicit "fwd" in STMAMBA_SCAN_LAUNCH wins.
 SEQ_FWD_CFG_SMALL = dict(BLOCK_D=16, CHUNK=2, num_warps=1, PREFETCH=True)
 SMALL_GRID = 1024
