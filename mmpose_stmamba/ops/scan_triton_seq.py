@@ -609,32 +609,40 @@ PARTS_TARGET = 1024
 MAX_PARTS = 16
 
 
+def _launch_override():
+    """The JSON object in STMAMBA_SCAN_LAUNCH ({"fwd": {...}, "bwd":
+    {...}}), {} when unset, for tuning on another card without editing the
+    source."""
+    text = os.environ.get('STMAMBA_SCAN_LAUNCH')
+    if not text:
+        return {}
+    try:
+        over = json.loads(text)
+        return {key: dict(over.get(key, {})) for key in ('fwd', 'bwd')
+                if key in over}
+    except (ValueError, AttributeError, TypeError) as err:
+        raise ValueError(
+            f'STMAMBA_SCAN_LAUNCH={text!r}: expected a JSON object '
+            f'like {{"fwd": {{"CHUNK": 4}}, "bwd": {{"SEG": 16}}}} '
+            f'({err})') from err
+
+
 def _launch_cfgs():
     """(forward, backward) launch configurations: the module's, updated by
-    the JSON object in STMAMBA_SCAN_LAUNCH ({"fwd": {...}, "bwd": {...}}),
-    for tuning on another card without editing the source."""
+    STMAMBA_SCAN_LAUNCH (``_launch_override``)."""
+    over = _launch_override()
     fcfg, bcfg = dict(SEQ_FWD_CFG), dict(SEQ_BWD_CFG)
-    text = os.environ.get('STMAMBA_SCAN_LAUNCH')
-    if text:
-        try:
-            over = json.loads(text)
-            fcfg.update(over.get('fwd', {}))
-            bcfg.update(over.get('bwd', {}))
-        except (ValueError, AttributeError, TypeError) as err:
-            raise ValueError(
-                f'STMAMBA_SCAN_LAUNCH={text!r}: expected a JSON object '
-                f'like {{"fwd": {{"CHUNK": 4}}, "bwd": {{"SEG": 16}}}} '
-                f'({err})') from err
+    fcfg.update(over.get('fwd', {}))
+    bcfg.update(over.get('bwd', {}))
     return fcfg, bcfg
 
 
 def _forward_cfg(fcfg, programs):
     """The forward launch for a grid of ``programs`` programs under
-    ``fcfg`` (one part): SEQ_FWD_CFG_SMALL below SMALL_GRID, else fcfg."""
-    if SEQ_FWD_CFG_SMALL is None or programs >= SMALL_GRID:
-        return fcfg
-    text = os.environ.get('STMAMBA_SCAN_LAUNCH')
-    if text and 'fwd' in json.loads(text):
+    ``fcfg`` (one part): SEQ_FWD_CFG_SMALL below SMALL_GRID, unless
+    STMAMBA_SCAN_LAUNCH sets the forward; else fcfg."""
+    if (SEQ_FWD_CFG_SMALL is None or programs >= SMALL_GRID
+            or 'fwd' in _launch_override()):
         return fcfg
     return dict(SEQ_FWD_CFG_SMALL)
 

@@ -16,7 +16,7 @@
 #           the defaults, Dm 512 and 192                      (~4 min)
 #   ncu     Nsight Compute over one fused scan forward+backward (B 32,
 #           Dm 192): stall reasons, occupancy, and the per-instruction
-#           stall samples of the SASS (ncu_source.csv)       (~2 min)
+#           stall samples of the SASS (ncu_source.txt, CSV) (~2 min)
 # SWEEP_DMS, SWEEP_FWD, SWEEP_BWD override the sweep's channels and configs
 # (JSON lists); the steps after a sweep run with its best configs.
 # Default steps: tests block neck.  Each step writes OUT_DIR/STEP.txt (and

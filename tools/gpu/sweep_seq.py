@@ -70,6 +70,15 @@ def _err(got, ref):
                for g, r in zip(got, ref))
 
 
+def _case(x, grid, backward, ref):
+    """(timing, err against ref, ref for the next cases) of one config."""
+    fn = run_scan(x, 'triton', grid, backward)
+    got = _result(fn, x, backward)
+    with torch.set_grad_enabled(backward):
+        m = measure(fn, max_reps=5)
+    return m, _err(got, ref), ref or got
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--dms', default='192,512')
@@ -116,11 +125,7 @@ def main():
             best, ref = None, None
             for fcfg in fwds:
                 _use(sq.SEQ_FWD_CFG, fcfg)
-                fn = run_scan(x, 'triton', grid, False)
-                got = _result(fn, x, False)
-                err, ref = _err(got, ref), ref or got
-                with torch.no_grad():
-                    m = measure(fn, max_reps=5)
+                m, err, ref = _case(x, grid, False, ref)
                 bad = err > args.tol
                 print(f'{tag} fwd {fcfg}: {m["ms"]:.1f} ms, err {err:.1e}'
                       + (' MISMATCH' if bad else ''), flush=True)
@@ -130,19 +135,16 @@ def main():
             if best is None:
                 raise SystemExit(f'{tag}: every forward config mismatched')
             _use(sq.SEQ_FWD_CFG, best[1])
-            ref = got = None
+            ref = None
             for bcfg in bwds:
                 _use(sq.SEQ_BWD_CFG, bcfg)
-                fn = run_scan(x, 'triton', grid, True)
-                got = _result(fn, x, True)
-                err, ref = _err(got, ref), ref or got
-                m = measure(fn, max_reps=5)
+                m, err, ref = _case(x, grid, True, ref)
                 bad = err > args.tol
                 print(f'{tag} fwd {best[1]} + bwd {bcfg}: {m["ms"]:.1f} ms, '
                       f'{m["peak_gib"]:.2f} GiB, err {err:.1e}'
                       + (' MISMATCH' if bad else ''), flush=True)
                 _add(totals['bwd'], bcfg, float('inf') if bad else m['ms'])
-            ref = got = None
+            ref = None
             _use(sq.SEQ_BWD_CFG, bwd_default)
         sq.SEQ_PARTS = parts_default
         _use(sq.SEQ_FWD_CFG, fwd_default)
