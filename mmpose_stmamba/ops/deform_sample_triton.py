@@ -35,11 +35,13 @@ Design:
       held channels-last, (B, T, H, W, C) in memory, where each row is
       contiguous.  x is read in its own dtype (fp32 / bf16 / fp16) and
       converted in registers; accumulation is fp32.
-    * Forward writes the output once, in x's dtype, in the standard
-      (B, C, T, H, W) layout (contiguous): the caller's 1x1x1 Conv3d
-      projection is fast in that layout and slow in channels-last
-      (ssm_mixer.py, docs/benchmark.md).  It keeps only its inputs for the
-      backward pass (x as its channels-last copy), no sampled copies.
+    * Forward writes the output once, in x's dtype and layout: channels-
+      last when x's channel stride is 1 (the GSM block's fused path, whose
+      projections are linear layers on channels-last tokens), else the
+      standard contiguous (B, C, T, H, W), for a caller whose 1x1x1 Conv3d
+      is fast in that layout and slow in channels-last (ssm_mixer.py,
+      docs/benchmark.md).  It keeps only its inputs for the backward pass
+      (x as its channels-last copy), no sampled copies.
     * Backward recomputes the four corners of each point and, per pixel,
       reduces over the group's channels inside the program:
       s_ij = sum_c dout * weight * corner_ij, from which follow the mask
@@ -349,7 +351,11 @@ class _DeformSample(torch.autograd.Function):
             x_cl = x_cl.contiguous()
         w32 = weight.detach().float().contiguous()
         taps_t = _taps_tensor(tuple(taps), x.device)
-        out = torch.empty_like(x, memory_format=torch.contiguous_format)
+        # the output in x's layout: channels-last in, channels-last out
+        out = torch.empty(x_cl.shape, device=x.device,
+                          dtype=x.dtype).permute(0, 4, 1, 2, 3) \
+            if x.stride(1) == 1 else torch.empty_like(
+                x, memory_format=torch.contiguous_format)
         grid, consts = _launch_shape(B, C, T, H, W, G, FWD_CFG)
         _deform_fwd_kernel[grid](
             x_cl, offsets, masks, w32, taps_t, out, T, H, W,
@@ -410,7 +416,9 @@ def modulated_deform_sample(x: torch.Tensor, offsets: torch.Tensor,
         kernel_size (int): k (odd), cells at -k//2 .. k//2.
 
     Returns:
-        Tensor: (B, C, T, H, W) in x's dtype, contiguous.  The gradient of
+        Tensor: (B, C, T, H, W) in x's dtype: a view of a contiguous
+        (B, T, H, W, C) tensor if x's channel stride is 1, else
+        contiguous.  The gradient of
         x comes back as a (B, C, T, H, W) view of a channels-last tensor;
         those of offsets and masks are contiguous in their dtypes.
     """

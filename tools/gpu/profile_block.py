@@ -27,6 +27,9 @@ def main():
     parser.add_argument('--grid', default='5,64,48')
     parser.add_argument('--backends', default='mamba_ssm')
     parser.add_argument('--top', type=int, default=25)
+    parser.add_argument('--by-op', action='store_true',
+                        help='attribute device time to the aten ops (with '
+                        'input shapes) that launched it, not to kernels')
     parser.add_argument('--stmm-impl', default=None,
                         help="STMM sampler (e.g. 'auto'; default: config's)")
     args = parser.parse_args()
@@ -45,14 +48,17 @@ def main():
         for _ in range(2):
             fn()
         torch.cuda.synchronize()
-        with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        acts = [ProfilerActivity.CUDA] + ([ProfilerActivity.CPU]
+                                          if args.by_op else [])
+        with profile(activities=acts, record_shapes=args.by_op) as prof:
             fn()
             torch.cuda.synchronize()
         print(f'== GSMBlock width {args.width} B {args.batch} grid '
               f'{(t, h, w)} scan {backend}')
-        print(prof.key_averages().table(sort_by='cuda_time_total',
-                                        row_limit=args.top,
-                                        max_name_column_width=70))
+        sort = 'self_cuda_time_total' if args.by_op else 'cuda_time_total'
+        table = prof.key_averages(group_by_input_shape=args.by_op)
+        print(table.table(sort_by=sort, row_limit=args.top,
+                          max_name_column_width=70))
         block = x = fn = None
         torch.cuda.empty_cache()
 

@@ -35,7 +35,12 @@ Inferred (the paper is silent on the formula):
       fp32 positions and accumulation; CUDA only).  ``'auto'`` picks
       ``'triton'`` for CUDA tensors when Triton imports and
       ``'grid_sample'`` otherwise, per call (so a CPU run of an ``'auto'``
-      model is exactly the ``'grid_sample'`` one).
+      model is exactly the ``'grid_sample'`` one).  With the fused sampler
+      the whole aggregation runs channels-last (B, T, H, W, C): the
+      depthwise offset convolution through the fused kernel of
+      :mod:`.depthwise`, the 1x1x1 convolutions as linear layers on the
+      Conv3d weights (same parameters, same checkpoints), no layout copies
+      (the GSM block's scan writes that layout).
 """
 import functools
 from typing import Sequence
@@ -44,6 +49,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
+
+from .depthwise import depthwise_cl
 
 IMPLS = ('grid_sample', 'torchvision', 'triton', 'auto')
 
@@ -307,11 +314,25 @@ class DeformableAggregation(nn.Module):
         self.proj = nn.Conv3d(channels, channels, 1)
         self._shape = (groups, taps, P)
 
+    def channels_last(self, x: torch.Tensor) -> bool:
+        """Whether :meth:`forward` takes the channels-last route for x: the
+        fused sampler's ('triton', or 'auto' on CUDA)."""
+        impl = self.sampler.impl
+        return impl == 'triton' or (impl == 'auto' and _fused_can_run(x))
+
     def forward(self, x: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         """Aggregate x at positions predicted from x + guide.
 
+        Two routes, the same numbers (up to rounding): with the fused
+        sampler (:meth:`channels_last`) every step runs on (B, T, H, W, C)
+        memory, the depthwise convolution through the fused kernel of
+        :mod:`.depthwise` and the 1x1x1 convolutions as linear layers on
+        the same weights, and the result is a channels-last view; else the
+        Conv3d modules run on the (B, C, T, H, W) layout.
+
         Args:
-            x (Tensor): (B, C, T, H, W) stream to sample.
+            x (Tensor): (B, C, T, H, W) stream to sample (channel stride 1
+                is the fast layout of the channels-last route).
             guide (Tensor): (B, C, T, H, W) context for offsets/masks.
 
         Returns:
@@ -319,12 +340,25 @@ class DeformableAggregation(nn.Module):
         """
         B, _, T, H, W = x.shape
         G, taps, P = self._shape
-        pred = self.offset_pw(self.offset_dw(x + guide))
-        pred = pred.view(B, G, taps, P, 3, T, H, W)
+        fused = self.channels_last(x)
+        if fused:
+            h = depthwise_cl(self.offset_dw,
+                             (x + guide).permute(0, 2, 3, 4, 1), 'triton')
+            pred = F.linear(h, self.offset_pw.weight.flatten(1),
+                            self.offset_pw.bias)
+            pred = pred.view(B, T, H, W, G, taps, P, 3).permute(
+                0, 4, 5, 6, 7, 1, 2, 3)
+        else:
+            pred = self.offset_pw(self.offset_dw(x + guide))
+            pred = pred.view(B, G, taps, P, 3, T, H, W)
         offsets, masks = pred[:, :, :, :, :2], pred[:, :, :, :, 2].sigmoid()
         if self.with_cp and torch.is_grad_enabled():
             sampled = checkpoint(
                 self.sampler, x, offsets, masks, use_reentrant=False)
         else:
             sampled = self.sampler(x, offsets, masks)
+        if fused:
+            return F.linear(sampled.permute(0, 2, 3, 4, 1),
+                            self.proj.weight.flatten(1),
+                            self.proj.bias).permute(0, 4, 1, 2, 3)
         return self.proj(sampled)

@@ -13,6 +13,8 @@ temporal extent); the scans already mix time.
 import torch
 import torch.nn as nn
 
+from .depthwise import check_conv_impl, depthwise_cl
+
 
 class GateStream(nn.Module):
     """Depthwise conv + LayerNorm + SiLU.
@@ -20,10 +22,17 @@ class GateStream(nn.Module):
     Args:
         channels (int): Dm.
         kernel_size (int): Depthwise kernel. Defaults to 3.
+        conv_impl (str): How the depthwise convolution runs on the
+            channels-last tokens: 'torch' (the Conv2d on a (B * T, Dm, H, W)
+            view), 'triton' (the fused kernel, CUDA) or 'auto' (fused on
+            CUDA when Triton imports); see :mod:`.depthwise`.  Same
+            parameters either way. Defaults to 'auto'.
     """
 
-    def __init__(self, channels: int, kernel_size: int = 3):
+    def __init__(self, channels: int, kernel_size: int = 3,
+                 conv_impl: str = 'auto'):
         super().__init__()
+        self.conv_impl = check_conv_impl(conv_impl)
         self.dwconv = nn.Conv2d(
             channels,
             channels,
@@ -42,7 +51,5 @@ class GateStream(nn.Module):
         Returns:
             Tensor: (B, T, H, W, Dm).
         """
-        B, T, H, W, Dm = z.shape
-        z = z.reshape(B * T, H, W, Dm).permute(0, 3, 1, 2)
-        z = self.dwconv(z).permute(0, 2, 3, 1).reshape(B, T, H, W, Dm)
-        return self.act(self.norm(z))
+        return self.act(self.norm(depthwise_cl(self.dwconv, z,
+                                               self.conv_impl)))

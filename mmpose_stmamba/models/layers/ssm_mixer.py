@@ -158,7 +158,8 @@ class MultiOrderSSM(nn.Module):
 
         Returns:
             Tensor: (B, P, Dm, T, H, W), one result per forward/reversed
-            pair (P = K / 2), in canonical layout.
+            pair (P = K / 2), in canonical order; in memory channels-last
+            from the fused kernel, contiguous from the generic route.
         """
         B, T, H, W, Dm = u.shape
         L, N, R = T * H * W, self.d_state, self.dt_rank
@@ -178,7 +179,7 @@ class MultiOrderSSM(nn.Module):
             self.D.float(),
             self.dt_bias.float(),
             (T, H, W))
-        # The fused kernel writes channels-last; the merge's 3-D convolutions
-        # fed that layout picked a cuDNN weight-gradient path 5x slower than
-        # the whole scan (H100 profile, docs/benchmark.md): one copy instead.
-        return y.contiguous().view(B, -1, Dm, T, H, W)
+        # The fused kernel writes channels-last, (B, L, P, Dm) in memory,
+        # the generic route canonical; the merge decides whether it wants a
+        # copy (STMMerge.forward).
+        return y.view(B, -1, Dm, T, H, W)

@@ -38,17 +38,20 @@ class SpaceTimeMambaBlock(nn.Module):
         ffn_ratio (float): FFN hidden ratio.
         gate_kernel (int): Depthwise kernel of the gate stream.
         drop_path (float): Stochastic depth rate of both branches.
+        conv_impl (str): The gate's depthwise convolution: 'torch',
+            'triton' or 'auto' (:class:`GateStream`). Defaults to 'auto'.
     """
 
     def __init__(self, channels: int, expansion: float, ffn_ratio: float,
-                 gate_kernel: int, drop_path: float):
+                 gate_kernel: int, drop_path: float,
+                 conv_impl: str = 'auto'):
         super().__init__()
         inner = int(round(channels * expansion))
         self.inner_channels = inner
         self.norm1 = nn.LayerNorm(channels)
         self.in_proj = nn.Linear(channels, 2 * inner, bias=False)
         self.act = nn.SiLU()
-        self.gate = GateStream(inner, gate_kernel)
+        self.gate = GateStream(inner, gate_kernel, conv_impl)
         self.out_proj = nn.Linear(inner, channels, bias=False)
         self.norm2 = nn.LayerNorm(channels)
         self.ffn = FFN(channels, ffn_ratio)

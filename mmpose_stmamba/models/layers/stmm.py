@@ -100,11 +100,20 @@ class STMMerge(nn.Module):
         """Merge.
 
         Args:
-            y (Tensor): (B, P, Dm, T, H, W) pair-merged scan results.
+            y (Tensor): (B, P, Dm, T, H, W) pair-merged scan results, any
+                strides.
 
         Returns:
-            Tensor: (B, Dm, T, H, W).
+            Tensor: (B, Dm, T, H, W), channels-last in memory on the fused
+            route.
         """
+        # The fused modulators run channels-last, the fused scan's layout;
+        # the Conv3d ones want (B, C, T, H, W): fed channels-last, cuDNN
+        # picked a weight-gradient path 5x slower than the whole scan (H100
+        # profile, docs/benchmark.md), so they get one copy.
+        if not all(m.channels_last(y) for m in self.modulators
+                   if isinstance(m, DeformableAggregation)):
+            y = y.contiguous()
         guide = y.sum(dim=1)
         return sum(
             modulate(y[:, i], guide)

@@ -47,6 +47,9 @@ class GSMBlock(SpaceTimeMambaBlock):
         unified_layout (str): Panorama layout of the unified scan
             (inferred). Defaults to 'wide_rows' (frames side by side).
         scan_backend (str): Selective-scan backend. Defaults to 'auto'.
+        conv_impl (str): The gate's depthwise convolution, 'torch',
+            'triton' or 'auto' (fused on CUDA): :class:`GateStream`.
+            Defaults to 'auto'.
     """
 
     def __init__(self,
@@ -64,9 +67,10 @@ class GSMBlock(SpaceTimeMambaBlock):
                  gate_kernel: int = 3,
                  drop_path: float = 0.,
                  unified_layout: str = 'wide_rows',
-                 scan_backend: str = 'auto'):
+                 scan_backend: str = 'auto',
+                 conv_impl: str = 'auto'):
         super().__init__(channels, expansion, ffn_ratio, gate_kernel,
-                         drop_path)
+                         drop_path, conv_impl)
         scans = self._check_scans(scans)
         inner = self.inner_channels
         self.channel_attention = SequentialChannelAttention(

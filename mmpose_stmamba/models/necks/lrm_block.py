@@ -35,6 +35,9 @@ class LRMBlock(SpaceTimeMambaBlock):
         gate_kernel (int): Gate depthwise kernel. Defaults to 3.
         drop_path (float): Stochastic depth. Defaults to 0.
         scan_backend (str): Selective-scan backend. Defaults to 'auto'.
+        conv_impl (str): The gate's depthwise convolution, 'torch',
+            'triton' or 'auto' (fused on CUDA): :class:`GateStream`.
+            Defaults to 'auto'.
     """
 
     def __init__(self,
@@ -46,9 +49,10 @@ class LRMBlock(SpaceTimeMambaBlock):
                  ffn_ratio: float = 2.,
                  gate_kernel: int = 3,
                  drop_path: float = 0.,
-                 scan_backend: str = 'auto'):
+                 scan_backend: str = 'auto',
+                 conv_impl: str = 'auto'):
         super().__init__(channels, expansion, ffn_ratio, gate_kernel,
-                         drop_path)
+                         drop_path, conv_impl)
         if len(window) != 2 or min(window) < 1:
             raise ValueError(f'window must be (h, w) >= 1, got {window}')
         inner = self.inner_channels
