@@ -81,9 +81,13 @@ def compare_sampler(frame_taps, k, dtype=torch.float32, device='cpu',
 
 
 def compare_aggregation(frame_taps, k, device='cpu', autocast=False,
-                        seed=0, B=2, C=8, G=2, T=2, H=4, W=5):
-    """The whole DeformableAggregation (offsets are a strided view of the
-    offset head's output) with impl='triton' against 'grid_sample'."""
+                        seed=0, B=2, C=8, G=2, T=2, H=4, W=5,
+                        norm_errors=False):
+    """The whole DeformableAggregation with impl='triton' (the channels-last
+    route: fused depthwise convolution, linear layers, offsets a strided
+    view of the offset head's output) against 'grid_sample' (Conv3d
+    modules on (B, C, T, H, W)); ``norm_errors`` adds relative Frobenius
+    errors (``<name>_l2``)."""
     torch.manual_seed(seed)
     ref = DeformableAggregation(C, frame_taps, k, G, 'grid_sample')
     with torch.no_grad():
@@ -105,10 +109,23 @@ def compare_aggregation(frame_taps, k, device='cpu', autocast=False,
         results.append((out.detach(), xi.grad, module.offset_pw.weight.grad,
                         module.sampler.weight.grad))
     names = ('out', 'dx', 'doffset_pw', 'dweight')
-    return {
+    errs = {
         name: _rel(ours, ref)
         for name, ref, ours in zip(names, *results)
     }
+    if norm_errors:
+        errs.update({
+            f'{name}_l2': _rel_l2(ours, ref)
+            for name, ref, ours in zip(names, *results)
+        })
+    return errs
+
+
+def _rel_l2(x, ref):
+    """||x - ref|| / ||ref|| (Frobenius); NaN fails."""
+    err = ((x.double() - ref.double()).norm() /
+           ref.double().norm().clamp_min(1e-30)).item()
+    return err if math.isfinite(err) else math.inf
 
 
 # Interpreter cases: (label, function, kwargs).  Pixel blocks smaller than
@@ -201,9 +218,19 @@ def test_gpu_matches_grid_sample(frame_taps, k, dtype, tol):
 @pytest.mark.gpu
 @gpu
 @pytest.mark.parametrize('frame_taps,k', [((0, ), 3), ((-1, 0, 1), 1)])
-def test_gpu_aggregation_under_autocast(frame_taps, k):
-    errs = compare_aggregation(frame_taps, k, 'cuda', autocast=True, C=48,
-                               G=4, T=5, H=17, W=9)
-    # both run the convolutions in bf16; the samplers differ by bf16
-    # rounding of their inputs / outputs only
-    assert max(errs.values()) < 3e-2, errs
+def test_gpu_aggregation(frame_taps, k):
+    shape = dict(C=48, G=4, T=5, H=17, W=9)
+    # fp32: the two routes agree to rounding (cuDNN's TF32 off)
+    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
+        errs = compare_aggregation(frame_taps, k, 'cuda', **shape)
+    assert max(errs.values()) < 1e-4, errs
+    # bf16 autocast: the channels-last route keeps its depthwise
+    # convolution in fp32 (cuDNN's rounds to bf16), so the offsets differ
+    # by bf16 rounding; the position gradient of bilinear sampling jumps
+    # where a sample crosses a whole pixel, so a few gradient entries
+    # differ by O(1) and the max-norm is no measure there: the gradients
+    # are compared in the Frobenius norm, the output in both
+    errs = compare_aggregation(frame_taps, k, 'cuda', autocast=True,
+                               norm_errors=True, **shape)
+    assert errs['out'] < 3e-2 and errs['dweight'] < 3e-2, errs
+    assert max(v for n, v in errs.items() if n.endswith('_l2')) < 5e-2, errs

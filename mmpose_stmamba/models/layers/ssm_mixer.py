@@ -30,6 +30,15 @@ import torch.nn as nn
 from mmpose_stmamba.ops import multi_order_scan, selective_scan_flops
 
 
+def block_diagonal_delta(dt_low: torch.Tensor,
+                         weight: torch.Tensor) -> torch.Tensor:
+    """einsum('blkr,kdr->blkd', dt_low, weight) as one matmul with the
+    (K*R, K*Dm) block-diagonal weight (see ``MultiOrderSSM._delta``)."""
+    B, L, K, _ = dt_low.shape
+    blocks = torch.block_diag(*weight.transpose(1, 2))
+    return (dt_low.reshape(B, L, -1) @ blocks).view(B, L, K, -1)
+
+
 class MultiOrderScan(nn.Module):
     """The multi-order scan op as a module (no parameters).
 
@@ -150,6 +159,22 @@ class MultiOrderSSM(nn.Module):
             torch.log(A).repeat(K * channels, 1))  # (K * Dm, N)
         self.D = nn.Parameter(torch.ones(K * channels))
 
+    def _delta(self, dt_low: torch.Tensor) -> torch.Tensor:
+        """(B, L, K, R) -> (B, L, K, Dm): each order's Delta projection.
+
+        On CUDA all K as one (B*L, K*R) x (K*R, K*Dm) product with the
+        block-diagonal weight (K times the multiply-adds, a few GFLOP at
+        the GSM block's size): the per-order einsum runs a batched matmul
+        whose inner size R (12 at Dm 192) the tensor cores take unaligned,
+        9.8 ms fwd+bwd against 3.2 (H200, B 32, L 15,360, Dm 192;
+        docs/benchmark.md, run 16).  Elsewhere the einsum, which does not
+        multiply the zeros (and is what the FLOP count traces).
+        """
+        if not dt_low.is_cuda:
+            return torch.einsum('blkr,kdr->blkd', dt_low,
+                                self.dt_proj_weight)
+        return block_diagonal_delta(dt_low, self.dt_proj_weight)
+
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """Scan the clip along every order.
 
@@ -169,7 +194,7 @@ class MultiOrderSSM(nn.Module):
         # own contiguous copies.
         x_dbl = torch.einsum('bld,kcd->blkc', tokens, self.x_proj_weight)
         dt_low, Bs, Cs = x_dbl.split([R, N, N], dim=3)
-        delta = torch.einsum('blkr,kdr->blkd', dt_low, self.dt_proj_weight)
+        delta = self._delta(dt_low)
         y = self.scan(
             tokens.transpose(1, 2),  # (B, Dm, L)
             delta.permute(0, 2, 3, 1),  # (B, K, Dm, L)

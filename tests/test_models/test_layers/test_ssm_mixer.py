@@ -54,3 +54,25 @@ def test_all_parameters_get_gradients():
     mixer(torch.randn(1, 3, 4, 4, 8)).square().sum().backward()
     for name, p in mixer.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_block_diagonal_delta_is_the_einsum():
+    """The CUDA path's one-matmul Delta projection, gradients included."""
+    from mmpose_stmamba.models.layers.ssm_mixer import block_diagonal_delta
+    torch.manual_seed(0)
+    dt_low = torch.randn(2, 7, 6, 3, requires_grad=True)
+    weight = torch.randn(6, 5, 3, requires_grad=True)
+    ref = torch.einsum('blkr,kdr->blkd', dt_low, weight)
+    ours = block_diagonal_delta(dt_low, weight)
+    assert ours.shape == ref.shape
+    assert torch.allclose(ours, ref, atol=1e-6)
+    grad = torch.randn_like(ref)
+    g_ref = torch.autograd.grad(ref, (dt_low, weight), grad)
+    g_ours = torch.autograd.grad(ours, (dt_low, weight), grad)
+    for a, b in zip(g_ours, g_ref):
+        assert torch.allclose(a, b, atol=1e-5)
+    # a strided dt_low (the split of the x projection's output)
+    wide = torch.randn(2, 7, 6, 9)
+    assert torch.allclose(block_diagonal_delta(wide[..., :3], weight),
+                          torch.einsum('blkr,kdr->blkd', wide[..., :3],
+                                       weight), atol=1e-6)

@@ -32,3 +32,24 @@ def test_stmm_modulates_spatial_and_temporal_only():
 def test_bad_merge():
     with pytest.raises(ValueError, match='merge'):
         STMMerge(4, ('unified', ), merge='concat')
+
+
+def test_unbind_gradient_keeps_the_layout():
+    """The parts' gradients come back in one tensor laid out like the
+    input (the fused scan's channels-last one here), equal to autograd's
+    through plain indexing."""
+    from mmpose_stmamba.models.layers.stmm import _Unbind
+    torch.manual_seed(0)
+    base = torch.randn(2, 4 * 5 * 2, 3, 6)  # (B, L, P, Dm) in memory
+    y = base.permute(0, 2, 3, 1).view(2, 3, 6, 4, 5, 2)
+    y = y.detach().requires_grad_()
+    weights = torch.randn(3)
+    parts = _Unbind.apply(y)
+    loss = sum(w * p.square().sum() for w, p in zip(weights, parts[:2]))
+    (grad, ) = torch.autograd.grad(loss, y)
+    assert grad.stride() == y.stride()
+    ref = y.detach().clone().requires_grad_()
+    loss = sum(w * ref[:, i].square().sum()
+               for i, w in enumerate(weights[:2]))
+    (expected, ) = torch.autograd.grad(loss, ref)
+    assert torch.allclose(grad, expected)  # part 2 unused: zeros
