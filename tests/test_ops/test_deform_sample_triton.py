@@ -225,12 +225,17 @@ def test_gpu_aggregation(frame_taps, k):
         errs = compare_aggregation(frame_taps, k, 'cuda', **shape)
     assert max(errs.values()) < 1e-4, errs
     # bf16 autocast: the channels-last route keeps its depthwise
-    # convolution in fp32 (cuDNN's rounds to bf16), so the offsets differ
-    # by bf16 rounding; the position gradient of bilinear sampling jumps
-    # where a sample crosses a whole pixel, so a few gradient entries
-    # differ by O(1) and the max-norm is no measure there: the gradients
-    # are compared in the Frobenius norm, the output in both
+    # convolution of these fp32 inputs in fp32 (cuDNN's rounds to bf16),
+    # so the offsets differ by bf16 rounding, ~0.4 % of a pixel.  The
+    # position gradient of bilinear sampling jumps where a sample crosses
+    # a whole pixel, so the ~1 % of samples that cross differ by O(1) in
+    # the offset gradient and, through the offset head, in dx: 0.13-0.16
+    # in the Frobenius norm on one H200 (run 16), 0.3-0.45 in the max.
+    # The fp32 comparison above is the check of the gradients; here the
+    # smooth quantities are checked tightly and the others loosely (a
+    # wrong gradient is off by ~1)
     errs = compare_aggregation(frame_taps, k, 'cuda', autocast=True,
                                norm_errors=True, **shape)
     assert errs['out'] < 3e-2 and errs['dweight'] < 3e-2, errs
-    assert max(v for n, v in errs.items() if n.endswith('_l2')) < 5e-2, errs
+    assert errs['out_l2'] < 1e-2 and errs['dweight_l2'] < 1e-2, errs
+    assert errs['dx_l2'] < 0.3 and errs['doffset_pw_l2'] < 0.3, errs

@@ -34,12 +34,12 @@ from mmpose_stmamba.ops import dwconv_triton as dw  # noqa: E402
 DEV = 'cuda' if torch.cuda.is_available() else 'cpu'
 B, T, H, W, C = (32, 5, 64, 48, 192) if DEV == 'cuda' else (1, 2, 5, 4, 8)
 REPS = 10 if DEV == 'cuda' else 1
-CFGS = [dict(BLOCK_P=64, BLOCK_C=64, num_warps=4),
+CFGS = [dict(BLOCK_P=128, BLOCK_C=32, num_warps=4),
+        dict(BLOCK_P=64, BLOCK_C=64, num_warps=4),
         dict(BLOCK_P=32, BLOCK_C=64, num_warps=4),
         dict(BLOCK_P=128, BLOCK_C=64, num_warps=8),
         dict(BLOCK_P=64, BLOCK_C=32, num_warps=4),
-        dict(BLOCK_P=32, BLOCK_C=32, num_warps=2),
-        dict(BLOCK_P=128, BLOCK_C=32, num_warps=4)]
+        dict(BLOCK_P=32, BLOCK_C=32, num_warps=2)]
 
 
 def timed(fn):
