@@ -1,15 +1,34 @@
 """Run a test module's ``_interpreter_main`` under Triton's interpreter.
 
+Also what the Triton kernels' tests share: whether CUDA and Triton are
+there, and the max-norm error they report.
+
 Triton reads ``TRITON_INTERPRET`` when a kernel is defined, so the cases
 run in a subprocess that imports the test module afresh with the flag set
 (and no visible GPU).  ``_interpreter_main`` prints one line per case and
 last ``WORST <error>``.
 """
+import math
 import os
 import subprocess
 import sys
 
+import torch
+
 TESTS = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+HAS_CUDA = torch.cuda.is_available()
+try:
+    import triton  # noqa: F401
+    HAS_TRITON = True
+except ImportError:
+    HAS_TRITON = False
+
+
+def rel_max(x, ref):
+    """max |x - ref| / max(1, max |ref|); NaN fails."""
+    err = ((x.double() - ref.double()).abs().max() /
+           ref.double().abs().max().clamp_min(1.)).item()
+    return err if math.isfinite(err) else math.inf
 
 
 def run_interpreter_main(module: str, timeout: int) -> float:

@@ -15,21 +15,7 @@ import torch
 
 from mmpose_stmamba.models.layers import (DeformableAggregation,
                                           ModulatedDeformSampler)
-from ._interpreter import run_interpreter_main
-
-HAS_CUDA = torch.cuda.is_available()
-try:
-    import triton  # noqa: F401
-    HAS_TRITON = True
-except ImportError:
-    HAS_TRITON = False
-
-
-def _rel(x, ref):
-    """max |x - ref| / max(1, max |ref|); NaN fails."""
-    err = ((x.double() - ref.double()).abs().max() /
-           ref.double().abs().max().clamp_min(1.)).item()
-    return err if math.isfinite(err) else math.inf
+from ._interpreter import HAS_CUDA, HAS_TRITON, rel_max, run_interpreter_main
 
 
 def make_inputs(frame_taps, k, B=2, C=8, G=2, T=3, H=5, W=4, scale=1.5,
@@ -74,7 +60,7 @@ def compare_sampler(frame_taps, k, dtype=torch.float32, device='cpu',
             sampler.weight.grad]
     names = ('out', 'dx', 'doffsets', 'dmasks', 'dweight')
     return {
-        name: _rel(ours, ref)
+        name: rel_max(ours, ref)
         for name, ours, ref in zip(names, results['triton'],
                                    results['grid_sample'])
     }
@@ -110,7 +96,7 @@ def compare_aggregation(frame_taps, k, device='cpu', autocast=False,
                         module.sampler.weight.grad))
     names = ('out', 'dx', 'doffset_pw', 'dweight')
     errs = {
-        name: _rel(ours, ref)
+        name: rel_max(ours, ref)
         for name, ref, ours in zip(names, *results)
     }
     if norm_errors:
@@ -230,12 +216,13 @@ def test_gpu_aggregation(frame_taps, k):
     # position gradient of bilinear sampling jumps where a sample crosses
     # a whole pixel, so the ~1 % of samples that cross differ by O(1) in
     # the offset gradient and, through the offset head, in dx: 0.13-0.16
-    # in the Frobenius norm on one H200 (run 16), 0.3-0.45 in the max.
+    # in the Frobenius norm on one H200 (run 16), 0.3-0.45 in the max;
+    # the output (continuous in the positions) 0.015-0.017 / 0.017-0.022.
     # The fp32 comparison above is the check of the gradients; here the
-    # smooth quantities are checked tightly and the others loosely (a
-    # wrong gradient is off by ~1)
+    # smooth quantities are checked at bf16 tolerance and the others
+    # loosely (a wrong gradient is off by ~1)
     errs = compare_aggregation(frame_taps, k, 'cuda', autocast=True,
                                norm_errors=True, **shape)
-    assert errs['out'] < 3e-2 and errs['dweight'] < 3e-2, errs
-    assert errs['out_l2'] < 1e-2 and errs['dweight_l2'] < 1e-2, errs
+    for name in ('out', 'dweight', 'out_l2', 'dweight_l2'):
+        assert errs[name] < 3e-2, (name, errs)
     assert errs['dx_l2'] < 0.3 and errs['doffset_pw_l2'] < 0.3, errs

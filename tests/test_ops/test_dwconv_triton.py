@@ -6,27 +6,13 @@ CUDA the kernels run in Triton's interpreter (``TRITON_INTERPRET=1``, in a
 subprocess, see ``_interpreter.py``) at small sizes; the CUDA tests run
 fp32 and bf16 at the GSM block's channel count.
 """
-import math
 import os
 
 import pytest
 import torch
 import torch.nn.functional as F
 
-from ._interpreter import run_interpreter_main
-
-HAS_CUDA = torch.cuda.is_available()
-try:
-    import triton  # noqa: F401
-    HAS_TRITON = True
-except ImportError:
-    HAS_TRITON = False
-
-
-def _rel(x, ref):
-    err = ((x.double() - ref.double()).abs().max() /
-           ref.double().abs().max().clamp_min(1.)).item()
-    return err if math.isfinite(err) else math.inf
+from ._interpreter import HAS_CUDA, HAS_TRITON, rel_max, run_interpreter_main
 
 
 def compare_conv(kernel, B=2, T=3, H=5, W=7, C=10, bias=True,
@@ -59,7 +45,7 @@ def compare_conv(kernel, B=2, T=3, H=5, W=7, C=10, bias=True,
         results.append((out.detach().float(), xi.grad.float(), wi.grad,
                         bi.grad if bias else torch.zeros(1)))
     names = ('out', 'dx', 'dweight', 'dbias')
-    return {n: _rel(ours, ref) for n, ref, ours in zip(names, *results)}
+    return {n: rel_max(ours, ref) for n, ref, ours in zip(names, *results)}
 
 
 def compare_gate(C=12, strided=True, seed=0, device='cpu'):
@@ -79,7 +65,7 @@ def compare_gate(C=12, strided=True, seed=0, device='cpu'):
         results.append((out.detach(), zi.grad, gate.dwconv.weight.grad,
                         gate.dwconv.bias.grad))
     names = ('out', 'dz', 'dweight', 'dbias')
-    return {n: _rel(ours, ref) for n, ref, ours in zip(names, *results)}
+    return {n: rel_max(ours, ref) for n, ref, ours in zip(names, *results)}
 
 
 # (label, kwargs): the STMM temporal (3x3x3) and spatial (1x3x3) offset

@@ -17,7 +17,6 @@ import argparse
 import json
 import os
 import sys
-import time
 import types
 
 import torch
@@ -31,28 +30,16 @@ for _name in ('mmpose_stmamba', 'mmpose_stmamba.ops'):
     sys.modules[_name] = _shell
 from mmpose_stmamba.ops import dwconv_triton as dw  # noqa: E402
 
-DEV = 'cuda' if torch.cuda.is_available() else 'cpu'
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from time_deform_sample import DEV, timed  # noqa: E402
+
 B, T, H, W, C = (32, 5, 64, 48, 192) if DEV == 'cuda' else (1, 2, 5, 4, 8)
-REPS = 10 if DEV == 'cuda' else 1
 CFGS = [dict(BLOCK_P=128, BLOCK_C=32, num_warps=4),
         dict(BLOCK_P=64, BLOCK_C=64, num_warps=4),
         dict(BLOCK_P=32, BLOCK_C=64, num_warps=4),
         dict(BLOCK_P=128, BLOCK_C=64, num_warps=8),
         dict(BLOCK_P=64, BLOCK_C=32, num_warps=4),
         dict(BLOCK_P=32, BLOCK_C=32, num_warps=2)]
-
-
-def timed(fn):
-    """Mean ms of fn() after a warm-up call."""
-    fn()
-    if DEV == 'cuda':
-        torch.cuda.synchronize()
-    t0 = time.perf_counter()
-    for _ in range(REPS):
-        fn()
-    if DEV == 'cuda':
-        torch.cuda.synchronize()
-    return (time.perf_counter() - t0) / REPS * 1e3
 
 
 def main():
