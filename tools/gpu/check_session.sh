@@ -1,19 +1,20 @@
 #!/usr/bin/env bash
-# Check and time what runs 9-11 (docs/benchmark.md) left unverified, most
+# Check and time the GPU paths (docs/benchmark.md, runs 12-16), most
 # important first, each step under its own time limit so that a slow step
 # cannot take the others with it.  A device call is limited to 10 minutes:
 # run the default steps in one call and `sweep` in another.
 #
 # Usage: bash tools/gpu/check_session.sh OUT_DIR [STEP ...]
 #   tests   the fused scan's GPU tests with the sequence in one part and in
-#           two (the scratch race of run 11 is fixed but was not re-run),
-#           and the fused deformable sampling's GPU tests (never run on a
-#           GPU yet)                                          (~5 min)
+#           two, the fused deformable sampling's, the channels-last
+#           depthwise convolution's GPU tests               (~3 min)
 #   block   the GSM block at width 192 with both fused kernels
 #           (impl='auto') against attention and the mamba-ssm route (~2 min)
 #   neck    the batch-8 neck at T = 5 and 9, SEQ_PARTS automatic (~2 min)
 #   sweep   the untimed PREFETCH launch variants of the fused scan against
 #           the defaults, Dm 512 and 192                      (~4 min)
+#   dwconv  the depthwise convolution's launch settings against PyTorch's
+#           Conv3d (tools/gpu/time_dwconv.py)                 (~1 min)
 #   ncu     Nsight Compute over one fused scan forward+backward (B 32,
 #           Dm 192): stall reasons, occupancy, and the per-instruction
 #           stall samples of the SASS (ncu_source.txt, CSV) (~2 min)
@@ -51,7 +52,8 @@ for step in "${STEPS[@]}"; do
     tests)
       STMAMBA_SCAN_PARTS=1 run tests_parts1 200 python3 "${TESTS[@]}" \
         tests/test_ops/test_scan_triton.py \
-        tests/test_ops/test_deform_sample_triton.py
+        tests/test_ops/test_deform_sample_triton.py \
+        tests/test_ops/test_dwconv_triton.py
       STMAMBA_SCAN_PARTS=2 run tests_parts2 120 python3 "${TESTS[@]}" \
         tests/test_ops/test_scan_triton.py ;;
     block)
@@ -67,6 +69,8 @@ for step in "${STEPS[@]}"; do
         --best-out "$OUT/best.json"
       # the steps after this one run with the best launch configs
       [[ -s $OUT/best.json ]] && export STMAMBA_SCAN_LAUNCH=$(cat "$OUT/best.json") ;;
+    dwconv)
+      run dwconv 120 python3 tools/gpu/time_dwconv.py ;;
     ncu)
       run ncu 150 ncu --clock-control none --profile-from-start off \
         -k regex:_seq_ --section SpeedOfLight --section WarpStateStats \
@@ -76,6 +80,6 @@ for step in "${STEPS[@]}"; do
       run ncu_source 60 ncu --import /tmp/ncu_scan.ncu-rep --page source \
         --print-source sass --csv
       [[ -s $OUT/ncu_source.txt ]] || ncu --help >"$OUT/ncu_help.txt" ;;
-    *) echo "unknown step $step (tests, block, neck, sweep, ncu)"; exit 2 ;;
+    *) echo "unknown step $step (tests, block, neck, sweep, dwconv, ncu)"; exit 2 ;;
   esac
 done

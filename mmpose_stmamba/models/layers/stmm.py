@@ -115,10 +115,19 @@ class STMMerge(nn.Module):
                    if isinstance(m, DeformableAggregation)):
             y = y.contiguous()
         parts = _Unbind.apply(y)
-        guide = sum(parts)
-        return sum(
+        guide = _total(parts)
+        return _total([
             modulate(part, guide)
-            for part, modulate in zip(parts, self.modulators))
+            for part, modulate in zip(parts, self.modulators)
+        ])
+
+
+def _total(tensors):
+    """t0 + t1 + ... (``sum`` would start with an extra 0 + t0 copy)."""
+    out = tensors[0]
+    for t in tensors[1:]:
+        out = out + t
+    return out
 
 
 class _Unbind(torch.autograd.Function):
