@@ -31,6 +31,17 @@ def rel_max(x, ref):
     return err if math.isfinite(err) else math.inf
 
 
+def run_cases(cases):
+    """Run (label, fn, kwargs) cases, print each one's {name: error} and,
+    last, ``WORST <error>`` (what :func:`run_interpreter_main` reads)."""
+    worst = 0.0
+    for label, fn, kwargs in cases:
+        errs = fn(**kwargs)
+        print(label, errs)
+        worst = max(worst, *errs.values())
+    print(f'WORST {worst:.3e}')
+
+
 def run_interpreter_main(module: str, timeout: int) -> float:
     """The worst error printed by ``test_ops.<module>._interpreter_main``.
 

@@ -15,7 +15,8 @@ import torch
 
 from mmpose_stmamba.models.layers import (DeformableAggregation,
                                           ModulatedDeformSampler)
-from ._interpreter import HAS_CUDA, HAS_TRITON, rel_max, run_interpreter_main
+from ._interpreter import (HAS_CUDA, HAS_TRITON, rel_max, run_cases,
+                           run_interpreter_main)
 
 
 def make_inputs(frame_taps, k, B=2, C=8, G=2, T=3, H=5, W=4, scale=1.5,
@@ -136,12 +137,7 @@ def _interpreter_main():
     from mmpose_stmamba.ops import deform_sample_triton as ds
     ds.FWD_CFG.update(BLOCK_Q=16)
     ds.BWD_CFG.update(BLOCK_Q=16)
-    worst = 0.0
-    for label, fn, kwargs in INTERPRETER_CASES:
-        errs = fn(**kwargs)
-        print(label, errs)
-        worst = max(worst, *errs.values())
-    print(f'WORST {worst:.3e}')
+    run_cases(INTERPRETER_CASES)
 
 
 @pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')

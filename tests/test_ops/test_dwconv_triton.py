@@ -12,7 +12,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from ._interpreter import HAS_CUDA, HAS_TRITON, rel_max, run_interpreter_main
+from ._interpreter import (HAS_CUDA, HAS_TRITON, rel_max, run_cases,
+                           run_interpreter_main)
 
 
 def compare_conv(kernel, B=2, T=3, H=5, W=7, C=10, bias=True,
@@ -68,14 +69,18 @@ def compare_gate(C=12, strided=True, seed=0, device='cpu'):
     return {n: rel_max(ours, ref) for n, ref, ours in zip(names, *results)}
 
 
-# (label, kwargs): the STMM temporal (3x3x3) and spatial (1x3x3) offset
-# convolutions, the gate's 2-D 3x3, a 5x5 without bias; pixel blocks
-# smaller than the frame, channel blocks larger than C, strided input.
+# (label, function, kwargs): the STMM temporal (3x3x3) and spatial (1x3x3)
+# offset convolutions, the gate's 2-D 3x3, a 5x5 without bias; pixel
+# blocks smaller than the frame, channel blocks larger than C, strided
+# input; the gate stream with either implementation.
 INTERPRETER_CASES = [
-    ('3x3x3', dict(kernel=(3, 3, 3))),
-    ('1x3x3 strided', dict(kernel=(1, 3, 3), strided=True, seed=1)),
-    ('1x5x5 no bias', dict(kernel=(1, 5, 5), bias=False, C=3, seed=2)),
-    ('3x1x1 one frame', dict(kernel=(3, 1, 1), T=1, seed=3)),
+    ('3x3x3', compare_conv, dict(kernel=(3, 3, 3))),
+    ('1x3x3 strided', compare_conv,
+     dict(kernel=(1, 3, 3), strided=True, seed=1)),
+    ('1x5x5 no bias', compare_conv,
+     dict(kernel=(1, 5, 5), bias=False, C=3, seed=2)),
+    ('3x1x1 one frame', compare_conv, dict(kernel=(3, 1, 1), T=1, seed=3)),
+    ('gate stream', compare_gate, {}),
 ]
 
 
@@ -83,15 +88,7 @@ def _interpreter_main():
     """Runs in a subprocess with TRITON_INTERPRET=1; prints the errors."""
     from mmpose_stmamba.ops import dwconv_triton
     dwconv_triton.CFG.update(BLOCK_P=16, BLOCK_C=8)
-    worst = 0.0
-    for label, kwargs in INTERPRETER_CASES:
-        errs = compare_conv(**kwargs)
-        print(label, errs)
-        worst = max(worst, *errs.values())
-    errs = compare_gate()
-    print('gate stream', errs)
-    worst = max(worst, *errs.values())
-    print(f'WORST {worst:.3e}')
+    run_cases(INTERPRETER_CASES)
 
 
 @pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
