@@ -70,11 +70,13 @@ Design:
       two.
 """
 import functools
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 import triton
 import triton.language as tl
+
+from ._triton_support import why_unsupported
 
 __all__ = ['modulated_deform_sample', 'why_unsupported', 'FWD_CFG', 'BWD_CFG']
 
@@ -286,20 +288,6 @@ def _deform_bwd_kernel(x_ptr, off_ptr, msk_ptr, w_ptr, taps_ptr, dy_ptr,
             tl.atomic_add(gw_ptr + (g * CG + offs_c) * (TAU * K * K) + point,
                           tl.sum(dout * mv, axis=0), mask=mask_c,
                           sem='relaxed')
-
-
-def why_unsupported(x: torch.Tensor) -> Optional[str]:
-    """Why the kernels cannot run on x's device (None if they can).
-
-    They run CUDA tensors, and CPU tensors in Triton's interpreter
-    (``TRITON_INTERPRET=1``, how the CPU tests exercise them).
-    """
-    import os
-    if not x.is_cuda and os.environ.get('TRITON_INTERPRET') != '1':
-        return f'x is on {x.device}, not a CUDA device'
-    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        return f'x.dtype={x.dtype} is not float32/bfloat16/float16'
-    return None
 
 
 def _check_shapes(x, offsets, masks, weight, taps, k):

@@ -42,6 +42,8 @@ import torch
 import triton
 import triton.language as tl
 
+from ._triton_support import why_unsupported
+
 __all__ = ['depthwise_conv_cl', 'why_unsupported', 'CFG']
 
 #: Pixels and channels per program, warps.  Timed on one H200
@@ -129,18 +131,6 @@ def _dw_wgrad_kernel(x_ptr, g_ptr, part_ptr, T, H, W, C,
                 tl.store(base + ((i * KH + j) * KW + k) * C,
                          tl.sum(v * g, axis=0), mask=mc)
     tl.store(base + KT * KH * KW * C, tl.sum(g, axis=0), mask=mc)
-
-
-def why_unsupported(x: torch.Tensor) -> Optional[str]:
-    """Why the kernels cannot run on x (None if they can): CUDA tensors,
-    or CPU ones in Triton's interpreter (``TRITON_INTERPRET=1``, how the
-    CPU tests run them), of a float dtype."""
-    import os
-    if not x.is_cuda and os.environ.get('TRITON_INTERPRET') != '1':
-        return f'x is on {x.device}, not a CUDA device'
-    if x.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-        return f'x.dtype={x.dtype} is not float32/bfloat16/float16'
-    return None
 
 
 def _grid(x, cfg):

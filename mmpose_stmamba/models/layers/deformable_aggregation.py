@@ -111,8 +111,7 @@ class ModulatedDeformSampler(nn.Module):
         Returns:
             Tensor: (B, C, T, H, W).
         """
-        if self.impl == 'triton' or (self.impl == 'auto'
-                                     and _fused_can_run(x)):
+        if self.takes_fused(x):
             fused = _fused_sampler()
             if fused is None:
                 raise RuntimeError("impl='triton' needs Triton (it ships "
@@ -125,6 +124,12 @@ class ModulatedDeformSampler(nn.Module):
                 shift_frames(x, tau), offsets[:, :, i], masks[:, :, i],
                 self.weight[:, i])
         return out
+
+    def takes_fused(self, x: torch.Tensor) -> bool:
+        """Whether :meth:`forward` runs the fused op on x ('triton', or
+        'auto' where it can run)."""
+        return self.impl == 'triton' or (self.impl == 'auto'
+                                         and _fused_can_run(x))
 
     def _grid_sample(self, x, offsets, masks, weight):
         B, C, T, H, W = x.shape
@@ -316,9 +321,8 @@ class DeformableAggregation(nn.Module):
 
     def channels_last(self, x: torch.Tensor) -> bool:
         """Whether :meth:`forward` takes the channels-last route for x: the
-        fused sampler's ('triton', or 'auto' on CUDA)."""
-        impl = self.sampler.impl
-        return impl == 'triton' or (impl == 'auto' and _fused_can_run(x))
+        fused sampler's (:meth:`ModulatedDeformSampler.takes_fused`)."""
+        return self.sampler.takes_fused(x)
 
     def forward(self, x: torch.Tensor, guide: torch.Tensor) -> torch.Tensor:
         """Aggregate x at positions predicted from x + guide.
