@@ -272,19 +272,29 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     CHUNK: tl.constexpr, SEG: tl.constexpr,
                     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
                     SOFTPLUS: tl.constexpr, SAVE_CK: tl.constexpr,
-                    LOCAL: tl.constexpr, PREFETCH: tl.constexpr):
+                    LOCAL: tl.constexpr, PREFETCH: tl.constexpr,
+                    SPLIT: tl.constexpr, so_r):
     # LOCAL: the first pass of a split sequence (PARTS > 1): each part
     # from a zero state, keeping only its end state and its sum of dt.
+    # SPLIT: one program per order instead of per pair, each writing its
+    # own output (the reverse one so_r further on; so_r = 0 otherwise),
+    # summed by the caller: twice the programs, for grids that leave the
+    # card part-empty.
     pid_d = tl.program_id(0)
     bb = tl.program_id(1).to(tl.int64)
     p = tl.program_id(2) % NPAIR
     part = tl.program_id(2) // NPAIR
+    if SPLIT:
+        part = tl.program_id(2) // (2 * NPAIR)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
     mask_d = offs_d < Dm
     offs_n = tl.arange(0, N)
-    out_b = out_ptr + bb * so_b + p * so_p
     optr_d = offs_d * so_d
-    for r in tl.static_range(2):
+    for rr in tl.static_range(1 if SPLIT else 2):
+        r = rr
+        if SPLIT:
+            r = (tl.program_id(2) // NPAIR) % 2
+        out_b = out_ptr + bb * so_b + p * so_p + r * so_r
         k = p + r * NPAIR
         a2, dsk, bias = _order_params(at_ptr, dsk_ptr, bias_ptr, k, Dm, KD,
                                       offs_n, offs_d, mask_d, N, HAS_D,
@@ -326,13 +336,14 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                                    HAS_BIAS, SOFTPLUS)
             if not PREFETCH:
                 steps = loaded
-            if r == 1 and not LOCAL:
-                # what the forward order stored, also read before storing
-                prev = ()
-                for i in tl.static_range(CHUNK):
-                    prev = prev + (tl.load(
-                        out_b + steps[i][0] * so_l + optr_d,
-                        mask=steps[i][7], other=0.).to(tl.float32), )
+            if not SPLIT:
+                if r == 1 and not LOCAL:
+                    # what the forward order stored, read before storing
+                    prev = ()
+                    for i in tl.static_range(CHUNK):
+                        prev = prev + (tl.load(
+                            out_b + steps[i][0] * so_l + optr_d,
+                            mask=steps[i][7], other=0.).to(tl.float32), )
             for i in tl.static_range(CHUNK):
                 tok, valid, uu, raw, dt, bv, cv, md = steps[i]
                 h = _advance(h, a2, dt, uu, bv)
@@ -342,8 +353,9 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     y = tl.sum(h * cv[:, None], 0)
                     if HAS_D:
                         y += dsk * uu
-                    if r == 1:  # the forward order stored its part
-                        y += prev[i]
+                    if not SPLIT:
+                        if r == 1:  # the forward order stored its part
+                            y += prev[i]
                     tl.store(out_b + tok * so_l + optr_d,
                              y.to(out_ptr.dtype.element_ty), mask=md)
             if PREFETCH:
@@ -748,13 +760,17 @@ class MultiOrderScanSeq(torch.autograd.Function):
         b_dtype, c_dtype = B.dtype, C.dtype
         # Token-major fp32 copies: (B, K, L, N) memory, (B, K, N, L) view.
         B, C = (_token_major(x, n) for x in (B, C))
-        # Channels-last output, (B, P, Dm, L) as a view.
-        out = torch.empty(bt, seq, npair, dm, dtype=u.dtype,
-                          device=u.device).permute(0, 2, 3, 1)
+        # Channels-last output, (B, P, Dm, L) as a view; SPLIT: the two
+        # directions' outputs side by side, summed after the launch.
+        split = bool(fcfg.get('SPLIT', False))
+        buf = torch.empty(bt, seq, 1 + split, npair, dm, dtype=u.dtype,
+                          device=u.device)
+        out = buf[:, :, 0].permute(0, 2, 3, 1)
         ck = (torch.empty(bt, k, nseg, n, dm, dtype=torch.float32,
                           device=u.device) if save else a_t)
         dummy = a_t
-        grid = (triton.cdiv(dm, fcfg['BLOCK_D']), bt, npair * parts)
+        grid = (triton.cdiv(dm, fcfg['BLOCK_D']), bt,
+                npair * parts * (1 + split))
 
         def launch(local, h0, hend):
             _seq_fwd_kernel[grid](
@@ -768,8 +784,8 @@ class MultiOrderScanSeq(torch.autograd.Function):
                 SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
                 HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus),
                 SAVE_CK=save, LOCAL=local,
-                PREFETCH=bool(fcfg.get('PREFETCH', False)),
-                **_compile_opts(fcfg))
+                PREFETCH=bool(fcfg.get('PREFETCH', False)), SPLIT=split,
+                so_r=buf.stride(2) if split else 0, **_compile_opts(fcfg))
 
         sdt = dummy
         if parts > 1:
@@ -780,6 +796,9 @@ class MultiOrderScanSeq(torch.autograd.Function):
             launch(False, _chain(a_t, sdt, hend, reverse=False), dummy)
         else:
             launch(False, dummy, dummy)
+        if split:
+            out = torch.add(buf[:, :, 0], buf[:, :, 1]).permute(0, 2, 3, 1)
+            del buf
         if save:
             ctx.save_for_backward(u, delta, a_t, B, C, D, delta_bias, ck,
                                   perms, sdt)

@@ -124,8 +124,9 @@ def check_against_reference(orders, grid, window, layout, dm, n, dtype,
 # arguments).  Channel blocks and chunks that do not divide Dm / L, several
 # checkpoint segments, the table fallback, channels-last strides, N = 3
 # (padded to 4 inside the op), one segment longer than the sequence, the
-# sequence split into parts scanned in parallel, and the next chunk's loads
-# issued before the current one is computed (PREFETCH).
+# sequence split into parts scanned in parallel, the next chunk's loads
+# issued before the current one is computed (PREFETCH), and the forward
+# with one program per order (SPLIT).
 _SMALL = dict(fwd=dict(BLOCK_D=4, CHUNK=2, num_warps=1),
               bwd=dict(BLOCK_D=4, CHUNK=2, SEG=2, num_warps=1), parts=1)
 INTERPRETER_CASES = [
@@ -145,6 +146,12 @@ INTERPRETER_CASES = [
      dict(_SMALL, fwd=dict(_SMALL['fwd'], PREFETCH=True),
           bwd=dict(_SMALL['bwd'], PREFETCH=True), parts=2),
      dict(args=SMALL_CASES[1], seed=42)),
+    ('sts6d, one program per order (SPLIT), 2 parts',
+     dict(_SMALL, fwd=dict(_SMALL['fwd'], SPLIT=True), parts=2),
+     dict(args=SMALL_CASES[0], seed=43, channels_last=True)),
+    ('wsts, SPLIT and prefetched',
+     dict(_SMALL, fwd=dict(_SMALL['fwd'], SPLIT=True, PREFETCH=True)),
+     dict(args=SMALL_CASES[1], seed=44)),
 ]
 
 
