@@ -290,12 +290,14 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
     mask_d = offs_d < Dm
     offs_n = tl.arange(0, N)
     optr_d = offs_d * so_d
-    for rr in tl.static_range(1 if SPLIT else 2):
-        r = rr
+    for r in tl.static_range(1 if SPLIT else 2):
+        # rd: the direction as a value (the program's under SPLIT); r stays
+        # a compile-time constant for the static branches below.
+        rd = r
         if SPLIT:
-            r = (tl.program_id(2) // NPAIR) % 2
-        out_b = out_ptr + bb * so_b + p * so_p + r * so_r
-        k = p + r * NPAIR
+            rd = (tl.program_id(2) // NPAIR) % 2
+        out_b = out_ptr + bb * so_b + p * so_p + rd * so_r
+        k = p + rd * NPAIR
         a2, dsk, bias = _order_params(at_ptr, dsk_ptr, bias_ptr, k, Dm, KD,
                                       offs_n, offs_d, mask_d, N, HAS_D,
                                       HAS_BIAS)
@@ -308,7 +310,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
         ck_b = ck_ptr + bk * NSEG * N * Dm
         # The reverse order walks this part's positions as its step part
         # PARTS - 1 - part (see _visit).
-        spart = part + r * (PARTS - 1 - 2 * part)
+        spart = part + rd * (PARTS - 1 - 2 * part)
         state = (bk * PARTS + spart) * N * Dm
         h = tl.zeros((N, BLOCK_D), dtype=tl.float32)
         sdt = tl.zeros((BLOCK_D, ), dtype=tl.float32)
@@ -318,7 +320,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                                N)
         c_end = (spart + 1) * CPP
         if PREFETCH:
-            steps = _chunk_inputs(spart * CPP * CHUNK, L, LP, r, perm_ptr, p,
+            steps = _chunk_inputs(spart * CPP * CHUNK, L, LP, rd, perm_ptr, p,
                                   u_b, dl_b, b_b, c_b, offs_d, mask_d,
                                   offs_n, bias, su_d, su_l, sd_d, sd_l, N,
                                   CHUNK, HAS_BIAS, SOFTPLUS)
@@ -330,7 +332,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
             q = c  # the chunk loaded now: this one, or the next one
             if PREFETCH:  # whose loads then fly during this one's math
                 q = tl.minimum(c + 1, c_end - 1)
-            loaded = _chunk_inputs(q * CHUNK, L, LP, r, perm_ptr, p, u_b,
+            loaded = _chunk_inputs(q * CHUNK, L, LP, rd, perm_ptr, p, u_b,
                                    dl_b, b_b, c_b, offs_d, mask_d, offs_n,
                                    bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
                                    HAS_BIAS, SOFTPLUS)
