@@ -590,7 +590,14 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
 # spills 32 bytes, backward CHUNK 1 / SEG 64 none, CHUNK 2 488 bytes).
 # Timed in runs 12-13 (H200): it wins in the forward of small grids (see
 # SEQ_FWD_CFG_SMALL) and loses in the backward (84.7 vs 50.2 ms fwd+bwd).
-SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=4, num_warps=1)
+# SPLIT=True (since run 20, docs/benchmark.md): one program per order
+# instead of per pair, each direction writing its own output, summed after
+# the launch (one elementwise pass, a transient second output): twice the
+# resident warps, which is what the latency-bound walk needs.  B 32, H200,
+# forward: Dm 192 20.3 -> 11.1 ms (against the half-width launch below),
+# Dm 512 25.3 -> 22.2 ms (against BLOCK_D 32 / CHUNK 4).
+SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=2, num_warps=1, PREFETCH=True,
+                   SPLIT=True)
 SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
 # The forward of a grid that leaves the card part-empty: where SEQ_FWD_CFG
 # would launch fewer than SMALL_GRID programs (batch x channel blocks x
@@ -601,7 +608,10 @@ SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
 # (twice the programs no longer fit in one wave), hence the bound; H100
 # run 15: Dm 192 fwd 16.1 ms, fwd+bwd 51.6 (mamba-ssm route 100.7).  None
 # turns the choice off; an explicit "fwd" in STMAMBA_SCAN_LAUNCH wins.
-SEQ_FWD_CFG_SMALL = dict(BLOCK_D=16, CHUNK=2, num_warps=1, PREFETCH=True)
+# Run 20: SEQ_FWD_CFG wins at both sizes, so the choice is off (None); the
+# half-width launch was dict(BLOCK_D=16, CHUNK=2, num_warps=1,
+# PREFETCH=True).
+SEQ_FWD_CFG_SMALL = None
 SMALL_GRID = 1024
 # Parts the sequence is split into, scanned in parallel (a two-level scan:
 # each part from a zero state / zero adjoint, a short pass over the parts'
@@ -752,8 +762,9 @@ class MultiOrderScanSeq(torch.autograd.Function):
             raise ValueError(f'SEQ_BWD_CFG CHUNK*SEG={every} must be a '
                              f'multiple of SEQ_FWD_CFG CHUNK={fcfg["CHUNK"]}')
         save = ctx.needs_input_grad[0] or any(ctx.needs_input_grad[1:7])
-        parts = _parts(bt * triton.cdiv(dm, fcfg['BLOCK_D']) * npair,
-                       triton.cdiv(seq, every))
+        split = bool(fcfg.get('SPLIT', False))
+        parts = _parts(bt * triton.cdiv(dm, fcfg['BLOCK_D']) * npair *
+                       (1 + split), triton.cdiv(seq, every))
         # Checkpoint segments: a whole number per part; LP steps in all.
         nseg = triton.cdiv(triton.cdiv(seq, every), parts) * parts
         length_p = nseg * every
@@ -764,7 +775,6 @@ class MultiOrderScanSeq(torch.autograd.Function):
         B, C = (_token_major(x, n) for x in (B, C))
         # Channels-last output, (B, P, Dm, L) as a view; SPLIT: the two
         # directions' outputs side by side, summed after the launch.
-        split = bool(fcfg.get('SPLIT', False))
         buf = torch.empty(bt, seq, 1 + split, npair, dm, dtype=u.dtype,
                           device=u.device)
         out = buf[:, :, 0].permute(0, 2, 3, 1)

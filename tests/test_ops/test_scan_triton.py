@@ -218,13 +218,13 @@ GPU_CASES = [
 @pytest.mark.gpu
 @gpu
 @pytest.mark.parametrize('case', GPU_CASES, ids=lambda c: f'{c[0]}-{c[1]}')
-@pytest.mark.parametrize('fwd', ['small-grid', 'default'])
+@pytest.mark.parametrize('fwd', ['default', 'pairs'])
 def test_gpu_fp32_matches_reference(case, fwd, monkeypatch):
-    # These grids are small: the forward takes SEQ_FWD_CFG_SMALL unless
-    # that choice is off.
+    # 'pairs': the forward with one program per pair (SPLIT off).
     from mmpose_stmamba.ops import scan_triton_seq as seq
-    if fwd == 'default':
-        monkeypatch.setattr(seq, 'SEQ_FWD_CFG_SMALL', None)
+    if fwd == 'pairs':
+        monkeypatch.setattr(seq, 'SEQ_FWD_CFG',
+                            dict(seq.SEQ_FWD_CFG, SPLIT=False))
     errs = check_against_reference(*case, torch.float32, 'cuda',
                                    channels_last=case[4] == 40)
     assert max(errs.values()) < 1e-4, errs
@@ -314,6 +314,9 @@ def test_small_grids_take_the_small_forward_launch(monkeypatch):
     from mmpose_stmamba.ops import scan_triton_seq as seq
     monkeypatch.delenv('STMAMBA_SCAN_LAUNCH', raising=False)
     big = dict(seq.SEQ_FWD_CFG)
+    # off by default since run 20 (one launch won at both sizes)
+    assert seq._forward_cfg(big, 1) is big
+    monkeypatch.setattr(seq, 'SEQ_FWD_CFG_SMALL', dict(BLOCK_D=16, CHUNK=2))
     assert seq._forward_cfg(big, seq.SMALL_GRID) is big
     assert seq._forward_cfg(big, seq.SMALL_GRID - 1) == seq.SEQ_FWD_CFG_SMALL
     # an explicit forward launch is kept; a backward-only one is not

@@ -24,12 +24,16 @@ def _seq():
     return seq
 
 
-@pytest.mark.parametrize('name', ['SEQ_FWD_CFG', 'SEQ_FWD_CFG_SMALL',
-                                  'split'])
+# The default, the same with one program per pair, the half-width launch.
+FORWARDS = {'default': {}, 'pairs': dict(SPLIT=False),
+            'half-width': dict(BLOCK_D=16, CHUNK=2, PREFETCH=True,
+                               SPLIT=False)}
+
+
+@pytest.mark.parametrize('name', list(FORWARDS))
 def test_forward_launches_compile(name):
     seq, cs = _seq(), load_tool('gpu/compile_seq.py')
-    cfg = (dict(seq.SEQ_FWD_CFG_SMALL, SPLIT=True) if name == 'split' else
-           getattr(seq, name))
+    cfg = dict(seq.SEQ_FWD_CFG, **FORWARDS[name])
     every = seq.SEQ_BWD_CFG['CHUNK'] * seq.SEQ_BWD_CFG['SEG']
     rep = cs.forward_report(seq, cfg, 16, every, 90)
     # Per state and step one exp, for each of the CHUNK steps the loop
