@@ -589,7 +589,7 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
 # more live registers (sm_90, capped at 168: forward BLOCK_D 32 / CHUNK 2
 # spills 32 bytes, backward CHUNK 1 / SEG 64 none, CHUNK 2 488 bytes).
 # Timed in runs 12-13 (H200): it wins in the forward of small grids (see
-# SEQ_FWD_CFG_SMALL) and loses in the backward (84.7 vs 50.2 ms fwd+bwd).
+# below) and loses in the backward (84.7 vs 50.2 ms fwd+bwd).
 # SPLIT=True (since run 20, docs/benchmark.md): one program per order
 # instead of per pair, each direction writing its own output, summed after
 # the launch (one elementwise pass, a transient second output): twice the
@@ -599,20 +599,10 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
 SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=2, num_warps=1, PREFETCH=True,
                    SPLIT=True)
 SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
-# The forward of a grid that leaves the card part-empty: where SEQ_FWD_CFG
-# would launch fewer than SMALL_GRID programs (batch x channel blocks x
-# pairs, one part), half-width blocks (two lanes per channel, 8 states a
-# thread) with the next chunk prefetched hide more latency per warp and
-# double the warps.  Measured on an H200 (docs/benchmark.md, run 13, B 32):
-# Dm 192 (576 programs) 23.7 -> 16.3 ms, Dm 512 (1,536) 25.1 -> 31.6 ms
-# (twice the programs no longer fit in one wave), hence the bound; H100
-# run 15: Dm 192 fwd 16.1 ms, fwd+bwd 51.6 (mamba-ssm route 100.7).  None
-# turns the choice off; an explicit "fwd" in STMAMBA_SCAN_LAUNCH wins.
-# Run 20: SEQ_FWD_CFG wins at both sizes, so the choice is off (None); the
-# half-width launch was dict(BLOCK_D=16, CHUNK=2, num_warps=1,
-# PREFETCH=True).
-SEQ_FWD_CFG_SMALL = None
-SMALL_GRID = 1024
+# Until run 20 grids that left the card part-empty (fewer than 1,024
+# programs) took a half-width forward (BLOCK_D 16, CHUNK 2, PREFETCH: Dm
+# 192, B 32, 23.7 -> 16.3 ms, run 13); SPLIT beat it at both sizes, so
+# that second launch and its switch were removed.
 # Parts the sequence is split into, scanned in parallel (a two-level scan:
 # each part from a zero state / zero adjoint, a short pass over the parts'
 # end values, then each part again from its true start).  The kernels'
@@ -659,16 +649,6 @@ def _launch_cfgs():
     fcfg.update(over.get('fwd', {}))
     bcfg.update(over.get('bwd', {}))
     return fcfg, bcfg
-
-
-def _forward_cfg(fcfg, programs):
-    """The forward launch for a grid of ``programs`` programs under
-    ``fcfg`` (one part): SEQ_FWD_CFG_SMALL below SMALL_GRID, unless
-    STMAMBA_SCAN_LAUNCH sets the forward; else fcfg."""
-    if (SEQ_FWD_CFG_SMALL is None or programs >= SMALL_GRID
-            or 'fwd' in _launch_override()):
-        return fcfg
-    return dict(SEQ_FWD_CFG_SMALL)
 
 
 def _compile_opts(cfg):
@@ -755,8 +735,6 @@ class MultiOrderScanSeq(torch.autograd.Function):
         n = max(triton.next_power_of_2(n_in), 2)
         npair = k // 2
         fcfg, bcfg = _launch_cfgs()
-        fcfg = _forward_cfg(fcfg, bt * triton.cdiv(dm, fcfg['BLOCK_D']) *
-                            npair)
         every = bcfg['CHUNK'] * bcfg['SEG']
         if every % fcfg['CHUNK']:
             raise ValueError(f'SEQ_BWD_CFG CHUNK*SEG={every} must be a '

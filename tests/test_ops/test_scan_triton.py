@@ -159,7 +159,6 @@ def _interpreter_main():
     """Runs in a subprocess with TRITON_INTERPRET=1; prints the errors."""
     from mmpose_stmamba.ops import scan_triton_seq as seq
     worst = 0.0
-    seq.SEQ_FWD_CFG_SMALL = None  # each case names its forward launch
     for label, launch, kwargs in INTERPRETER_CASES:
         for cfg, key in ((seq.SEQ_FWD_CFG, 'fwd'), (seq.SEQ_BWD_CFG, 'bwd')):
             cfg.clear()
@@ -307,26 +306,6 @@ def test_parts_setting_is_checked(monkeypatch):
     assert seq._parts(1, 240) == 1  # forced off
     monkeypatch.setenv('STMAMBA_SCAN_PARTS', 'auto')
     assert seq._parts(1, 240) == seq.MAX_PARTS
-
-
-@pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
-def test_small_grids_take_the_small_forward_launch(monkeypatch):
-    from mmpose_stmamba.ops import scan_triton_seq as seq
-    monkeypatch.delenv('STMAMBA_SCAN_LAUNCH', raising=False)
-    big = dict(seq.SEQ_FWD_CFG)
-    # off by default since run 20 (one launch won at both sizes)
-    assert seq._forward_cfg(big, 1) is big
-    monkeypatch.setattr(seq, 'SEQ_FWD_CFG_SMALL', dict(BLOCK_D=16, CHUNK=2))
-    assert seq._forward_cfg(big, seq.SMALL_GRID) is big
-    assert seq._forward_cfg(big, seq.SMALL_GRID - 1) == seq.SEQ_FWD_CFG_SMALL
-    # an explicit forward launch is kept; a backward-only one is not
-    monkeypatch.setenv('STMAMBA_SCAN_LAUNCH', '{"bwd": {"SEG": 16}}')
-    assert seq._forward_cfg(big, 1) == seq.SEQ_FWD_CFG_SMALL
-    monkeypatch.setenv('STMAMBA_SCAN_LAUNCH', '{"fwd": {"CHUNK": 4}}')
-    assert seq._forward_cfg(big, 1) is big
-    monkeypatch.setattr(seq, 'SEQ_FWD_CFG_SMALL', None)
-    monkeypatch.delenv('STMAMBA_SCAN_LAUNCH')
-    assert seq._forward_cfg(big, 1) is big
 
 
 @pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')

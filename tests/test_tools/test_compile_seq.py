@@ -12,10 +12,10 @@ import os.path as osp
 import pytest
 from tool_loader import load_tool
 
-triton = pytest.importorskip('triton')
-TOOLS = osp.join(osp.dirname(triton.__file__), 'backends', 'nvidia', 'bin')
+pytest.importorskip('triton')
 pytestmark = pytest.mark.skipif(
-    not osp.exists(osp.join(TOOLS, 'cuobjdump')),
+    not osp.exists(osp.join(load_tool('gpu/compile_seq.py').tools_dir(),
+                            'cuobjdump')),
     reason="Triton's bundled cuobjdump is missing")
 
 

@@ -69,6 +69,13 @@ def _resources(cubin, tools):
                 **counts)
 
 
+def tools_dir():
+    """The folder of the ptxas and cuobjdump that come with Triton."""
+    import triton
+    return os.path.join(os.path.dirname(triton.__file__), 'backends',
+                        'nvidia', 'bin')
+
+
 def compile_kernel(fn, constants, opts, arch):
     """ptxas resource usage and SASS counts of one specialisation."""
     import triton
@@ -81,9 +88,7 @@ def compile_kernel(fn, constants, opts, arch):
         options['maxnreg'] = opts['maxnreg']
     kernel = triton.compile(src, target=GPUTarget('cuda', arch, 32),
                             options=options)
-    tools = os.path.join(os.path.dirname(triton.__file__), 'backends',
-                         'nvidia', 'bin')
-    return dict(_resources(kernel.asm['cubin'], tools),
+    return dict(_resources(kernel.asm['cubin'], tools_dir()),
                 shared=kernel.metadata.shared)
 
 
@@ -107,7 +112,7 @@ def backward_report(seq, cfg, n, arch):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--fwd', help='JSON list of forward configs '
-                        '(default: SEQ_FWD_CFG and SEQ_FWD_CFG_SMALL)')
+                        '(default: SEQ_FWD_CFG)')
     parser.add_argument('--bwd', help='JSON list of backward configs '
                         '(default: SEQ_BWD_CFG)')
     parser.add_argument('--n', type=int, default=16, help='states (16)')
@@ -118,10 +123,10 @@ def main(argv=None):
         sys.path.insert(0, args.triton_path)
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), '..', '..'))
     import triton
+
     from mmpose_stmamba.ops import scan_triton_seq as seq
     fwd = (json.loads(args.fwd) if args.fwd is not None else
-           [seq.SEQ_FWD_CFG] + ([seq.SEQ_FWD_CFG_SMALL]
-                                if seq.SEQ_FWD_CFG_SMALL else []))
+           [seq.SEQ_FWD_CFG])
     bwd = (json.loads(args.bwd) if args.bwd is not None else
            [seq.SEQ_BWD_CFG])
     every = seq.SEQ_BWD_CFG['CHUNK'] * seq.SEQ_BWD_CFG['SEG']

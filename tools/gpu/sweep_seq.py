@@ -106,9 +106,6 @@ def main():
         _use(sq.SEQ_FWD_CFG, fwd_cfg)
         _use(sq.SEQ_BWD_CFG, bwd_cfg)
         print(f'defaults from STMAMBA_SCAN_LAUNCH: {fwd_cfg} {bwd_cfg}')
-    # Each forward config is timed as given, not swapped for the small-grid
-    # one (scan_triton_seq.SEQ_FWD_CFG_SMALL) on small grids.
-    sq.SEQ_FWD_CFG_SMALL = None
     fwd_default, bwd_default = dict(sq.SEQ_FWD_CFG), dict(sq.SEQ_BWD_CFG)
     parts_default = sq.SEQ_PARTS
     totals = {'fwd': {}, 'bwd': {}}
