@@ -53,22 +53,49 @@ import os
 import torch
 import triton
 import triton.language as tl
+from triton.language.extra import libdevice
 
 LOG2E = 1.4426950408889634
 
 
 @triton.jit
-def _softplus(x):
-    # log1p(exp(x)) with an accurate log1p (exp(x) is tiny for the usual dt
-    # init) and torch's threshold of 20.
-    z = tl.exp(x)
-    w = 1.0 + z
-    lp = tl.where(w == 1.0, z, tl.log(w) * (z / (w - 1.0)))
-    return tl.where(x > 20.0, x, lp)
+def _log1p_unit(z, FAST: tl.constexpr):
+    """log1p(z) for z in [0, 1] (relative error ~1e-7): six terms of its
+    series below 1/16, log2(1 + z) above, where rounding 1 + z costs at
+    most 2^-24 / 0.06 relatively.  FAST: log2 on the special-function unit
+    (lg2.approx, absolute error ~2^-22); else Triton's log2 (a polynomial of
+    ~20 instructions, and what Triton's interpreter runs)."""
+    if FAST:
+        l2 = libdevice.fast_log2f(1.0 + z)
+    else:
+        l2 = tl.log2(1.0 + z)
+    s = z * (1. + z * (-1. / 2 + z * (1. / 3 + z * (-1. / 4 + z * (
+        1. / 5 - z * (1. / 6))))))
+    return tl.where(z < 0.0625, s, l2 * 0.6931471805599453)
 
 
 @triton.jit
-def _visit(q, L, LP, rev, perm_ptr, p):
+def _softplus(x, FAST: tl.constexpr):
+    """max(x, 0) + log1p(exp(-|x|)): torch's softplus (whose threshold
+    20 changes nothing in fp32: log1p(exp(-20)) ~ 2e-9), ~16 instructions
+    with FAST instead of ~57 with an exp, a log and a division (sm_90)."""
+    z = tl.exp2(-tl.abs(x) * 1.4426950408889634)
+    return tl.maximum(x, 0.) + _log1p_unit(z, FAST)
+
+
+@triton.jit
+def _sigmoid(x, FAST: tl.constexpr):
+    # d softplus / dx; exp2(-|x|) is the softplus's (the compiler shares it).
+    z = tl.exp2(-tl.abs(x) * 1.4426950408889634)
+    num = tl.where(x >= 0., 1., z)
+    if FAST:
+        return libdevice.fast_dividef(num, 1.0 + z)
+    else:
+        return num / (1.0 + z)
+
+
+@triton.jit
+def _visit(q, L, LP, rev, perm_ptr, p, MASK_L: tl.constexpr):
     """(token, valid) visited at step q of pair p's order (rev: 0/1).
 
     Both directions walk LP >= L steps (a whole number of checkpoint
@@ -80,9 +107,23 @@ def _visit(q, L, LP, rev, perm_ptr, p):
     divisions of the closed forms with run-time divisors.
     """
     pos = tl.where(rev == 1, LP - 1 - q, q)
-    valid = pos < L
-    pos = tl.where(valid, pos, 0)
+    if MASK_L:
+        valid = pos < L
+        pos = tl.where(valid, pos, 0)
+    else:  # no padding steps: a constant mask, which the compiler drops
+        valid = tl.full((), 1, tl.int1)
     return tl.load(perm_ptr + p * L + pos), valid
+
+
+@triton.jit
+def _channel_mask(offs_d, Dm, BLOCK_D: tl.constexpr, MASK_D: tl.constexpr):
+    """offs_d < Dm, or (MASK_D False: Dm a multiple of BLOCK_D) a constant
+    True, so that the compiler drops the masks of the loads and stores
+    (one predicate instruction per masked load in sm_90 SASS)."""
+    if MASK_D:
+        return offs_d < Dm
+    else:
+        return tl.full((BLOCK_D, ), 1, tl.int1)
 
 
 @triton.jit
@@ -204,24 +245,45 @@ def _step_dt(dl_ptr, tok, md, offs_d, bias, sd_d, sd_l,
     if HAS_BIAS:
         raw = raw + bias
     if SOFTPLUS:
-        dt = _softplus(raw)
+        dt = _softplus(raw, SOFTPLUS == 2)
     else:
         dt = raw
     return raw, tl.where(md, dt, 0.)
 
 
 @triton.jit
+def _state_row(ptr, offs_n, valid, VEC: tl.constexpr):
+    """An (N,) fp32 row (B or C at one token), every lane the same.
+
+    VEC: four 16-byte loads (``ld.global.nc.v4``, inline PTX) instead of
+    the N 4-byte loads Triton emits for this layout (where each thread
+    holds all N values as repetitions, not as one contiguous run).  Only
+    for compiled kernels in which each thread holds the whole row
+    (BLOCK_D == 32 * num_warps), N a multiple of 4, no padding steps (no
+    mask), rows 16-byte aligned (fp32 rows of N from an aligned base), and
+    read-only memory: the host decides (``_vector_rows``)."""
+    if VEC:
+        return tl.inline_asm_elementwise(
+            'ld.global.nc.v4.f32 {$0, $1, $2, $3}, [$4];',
+            '=f,=f,=f,=f,l,l,l,l', [ptr + offs_n], dtype=tl.float32,
+            is_pure=True, pack=4)
+    else:
+        return tl.load(ptr + offs_n, mask=valid, other=0.)
+
+
+@triton.jit
 def _step_inputs(u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d,
                  offs_n, bias, su_d, su_l, sd_d, sd_l, N: tl.constexpr,
-                 HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+                 HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+                 VEC: tl.constexpr):
     # B and C: token-major (L, N) fp32 rows of this (batch, order).
     md = mask_d & valid
     uu = tl.load(u_ptr + tok * su_l + offs_d * su_d, mask=md,
                  other=0.).to(tl.float32)
     raw, dt = _step_dt(dl_ptr, tok, md, offs_d, bias, sd_d, sd_l, HAS_BIAS,
                        SOFTPLUS)
-    bv = tl.load(b_ptr + tok * N + offs_n, mask=valid, other=0.)
-    cv = tl.load(c_ptr + tok * N + offs_n, mask=valid, other=0.)
+    bv = _state_row(b_ptr + tok * N, offs_n, valid, VEC)
+    cv = _state_row(c_ptr + tok * N, offs_n, valid, VEC)
     return uu, raw, dt, bv, cv, md
 
 
@@ -229,7 +291,8 @@ def _step_inputs(u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d,
 def _chunk_inputs(q0, L, LP, rev, perm_ptr, p, u_ptr, dl_ptr, b_ptr, c_ptr,
                   offs_d, mask_d, offs_n, bias, su_d, su_l, sd_d, sd_l,
                   N: tl.constexpr, CHUNK: tl.constexpr,
-                  HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+                  HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
+                  MASK_L: tl.constexpr, VEC: tl.constexpr):
     """The inputs of steps q0 .. q0 + CHUNK - 1, one tuple per step:
     (token, valid, u, delta + bias, dt, B row, C row, channel mask).
 
@@ -242,13 +305,13 @@ def _chunk_inputs(q0, L, LP, rev, perm_ptr, p, u_ptr, dl_ptr, b_ptr, c_ptr,
     """
     visits = ()
     for i in tl.static_range(CHUNK):
-        visits = visits + (_visit(q0 + i, L, LP, rev, perm_ptr, p), )
+        visits = visits + (_visit(q0 + i, L, LP, rev, perm_ptr, p, MASK_L), )
     steps = ()
     for i in tl.static_range(CHUNK):
         tok, valid = visits[i]
         steps = steps + ((tok, valid) + _step_inputs(
             u_ptr, dl_ptr, b_ptr, c_ptr, tok, valid, offs_d, mask_d, offs_n,
-            bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS), )
+            bias, su_d, su_l, sd_d, sd_l, N, HAS_BIAS, SOFTPLUS, VEC), )
     return steps
 
 
@@ -273,7 +336,8 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
                     SOFTPLUS: tl.constexpr, SAVE_CK: tl.constexpr,
                     LOCAL: tl.constexpr, PREFETCH: tl.constexpr,
-                    SPLIT: tl.constexpr, so_r):
+                    SPLIT: tl.constexpr, MASK_D: tl.constexpr,
+                    MASK_L: tl.constexpr, VEC: tl.constexpr, so_r):
     # LOCAL: the first pass of a split sequence (PARTS > 1): each part
     # from a zero state, keeping only its end state and its sum of dt.
     # SPLIT: one program per order instead of per pair, each writing its
@@ -287,7 +351,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
     if SPLIT:
         part = tl.program_id(2) // (2 * NPAIR)
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    mask_d = offs_d < Dm
+    mask_d = _channel_mask(offs_d, Dm, BLOCK_D, MASK_D)
     offs_n = tl.arange(0, N)
     optr_d = offs_d * so_d
     for r in tl.static_range(1 if SPLIT else 2):
@@ -323,7 +387,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
             steps = _chunk_inputs(spart * CPP * CHUNK, L, LP, rd, perm_ptr, p,
                                   u_b, dl_b, b_b, c_b, offs_d, mask_d,
                                   offs_n, bias, su_d, su_l, sd_d, sd_l, N,
-                                  CHUNK, HAS_BIAS, SOFTPLUS)
+                                  CHUNK, HAS_BIAS, SOFTPLUS, MASK_L, VEC)
         for c in range(spart * CPP, c_end):
             if SAVE_CK and not LOCAL:
                 if c % SEG == 0:
@@ -335,7 +399,7 @@ def _seq_fwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
             loaded = _chunk_inputs(q * CHUNK, L, LP, rd, perm_ptr, p, u_b,
                                    dl_b, b_b, c_b, offs_d, mask_d, offs_n,
                                    bias, su_d, su_l, sd_d, sd_l, N, CHUNK,
-                                   HAS_BIAS, SOFTPLUS)
+                                   HAS_BIAS, SOFTPLUS, MASK_L, VEC)
             if not PREFETCH:
                 steps = loaded
             if not SPLIT:
@@ -392,7 +456,9 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     N: tl.constexpr, BLOCK_D: tl.constexpr,
                     CHUNK: tl.constexpr, SEG: tl.constexpr,
                     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
-                    SOFTPLUS: tl.constexpr, PREFETCH: tl.constexpr):
+                    SOFTPLUS: tl.constexpr, PREFETCH: tl.constexpr,
+                    MASK_D: tl.constexpr, MASK_L: tl.constexpr,
+                    VEC: tl.constexpr):
     pid_d = tl.program_id(0)
     bb = tl.program_id(1).to(tl.int64)
     k = tl.program_id(2) % (2 * NPAIR)
@@ -400,7 +466,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
     p = k % NPAIR
     rev = k // NPAIR
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    mask_d = offs_d < Dm
+    mask_d = _channel_mask(offs_d, Dm, BLOCK_D, MASK_D)
     offs_n = tl.arange(0, N)
     kd = k * Dm + offs_d
     a2, dsk, bias = _order_params(at_ptr, dsk_ptr, bias_ptr, k, Dm, KD,
@@ -420,7 +486,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
     ck_b = ck_ptr + bk * NSEG * N * Dm
     scr = scr_ptr + _program_slot() * SEG * N * BLOCK_D
     lane_d = tl.arange(0, BLOCK_D)
-    mask_all = lane_d < BLOCK_D
+    mask_all = tl.full((BLOCK_D, ), 1, tl.int1)
     carry = tl.zeros((N, BLOCK_D), dtype=tl.float32)  # a_{i+1} G_{i+1}
     if PARTS > 1:  # what the later parts pass back into this one
         carry = _load_rows(carry_ptr + (bk * PARTS + spart) * N * Dm, Dm,
@@ -437,7 +503,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                 rs = _chunk_inputs(s * SEG * CHUNK, L, LP, rev, perm_ptr, p,
                                    u_b, dl_b, b_b, c_b, offs_d, mask_d,
                                    offs_n, bias, su_d, su_l, sd_d, sd_l, N,
-                                   CHUNK, HAS_BIAS, SOFTPLUS)
+                                   CHUNK, HAS_BIAS, SOFTPLUS, MASK_L, VEC)
             for j in range(0, SEG):
                 q = j  # as in the forward: this chunk, or the next one
                 if PREFETCH:
@@ -446,7 +512,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                                        perm_ptr, p, u_b, dl_b, b_b, c_b,
                                        offs_d, mask_d, offs_n, bias, su_d,
                                        su_l, sd_d, sd_l, N, CHUNK, HAS_BIAS,
-                                       SOFTPLUS)
+                                       SOFTPLUS, MASK_L, VEC)
                 if not PREFETCH:
                     rs = loaded
                 _store_rows(scr + j * N * BLOCK_D, BLOCK_D, h, offs_n,
@@ -460,7 +526,8 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
             steps = _chunk_inputs((s * SEG + SEG - 1) * CHUNK, L, LP, rev,
                                   perm_ptr, p, u_b, dl_b, b_b, c_b, offs_d,
                                   mask_d, offs_n, bias, su_d, su_l, sd_d,
-                                  sd_l, N, CHUNK, HAS_BIAS, SOFTPLUS)
+                                  sd_l, N, CHUNK, HAS_BIAS, SOFTPLUS,
+                                  MASK_L, VEC)
             dys = _chunk_douts(steps, dout_b, so_l, so_d, offs_d, CHUNK)
         for jj in range(0, SEG):
             j = SEG - 1 - jj
@@ -470,7 +537,8 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
             loaded = _chunk_inputs((s * SEG + q) * CHUNK, L, LP, rev,
                                    perm_ptr, p, u_b, dl_b, b_b, c_b, offs_d,
                                    mask_d, offs_n, bias, su_d, su_l, sd_d,
-                                   sd_l, N, CHUNK, HAS_BIAS, SOFTPLUS)
+                                   sd_l, N, CHUNK, HAS_BIAS, SOFTPLUS,
+                                   MASK_L, VEC)
             loaded_dys = _chunk_douts(loaded, dout_b, so_l, so_d, offs_d,
                                       CHUNK)
             if not PREFETCH:
@@ -499,8 +567,7 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     du += dsk * dy
                     dd_acc += dy * uu
                 if SOFTPLUS:
-                    ddt = tl.where(raw > 20.0, ddt,
-                                   ddt / (1.0 + tl.exp(-raw)))
+                    ddt = ddt * _sigmoid(raw, SOFTPLUS == 2)
                 ddt = tl.where(md, ddt, 0.)
                 dbias_acc += ddt
                 tl.store(ddl_b + tok * sdd_l + offs_d * sdd_d,
@@ -534,7 +601,8 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
                       sd_b, sd_k, sd_d, sd_l, so_b, so_p, so_d, so_l,
                       N: tl.constexpr, BLOCK_D: tl.constexpr,
                       CHUNK: tl.constexpr, HAS_BIAS: tl.constexpr,
-                      SOFTPLUS: tl.constexpr):
+                      SOFTPLUS: tl.constexpr, MASK_D: tl.constexpr,
+                      MASK_L: tl.constexpr, VEC: tl.constexpr):
     """First backward pass of a split sequence: each step part's adjoint
     carry at its start, from a zero carry at its end (g = carry + C dy,
     carry = a g: no states needed)."""
@@ -545,7 +613,7 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
     p = k % NPAIR
     rev = k // NPAIR
     offs_d = pid_d * BLOCK_D + tl.arange(0, BLOCK_D)
-    mask_d = offs_d < Dm
+    mask_d = _channel_mask(offs_d, Dm, BLOCK_D, MASK_D)
     offs_n = tl.arange(0, N)
     a2, dsk, bias = _order_params(at_ptr, at_ptr, bias_ptr, k, Dm, KD,
                                   offs_n, offs_d, mask_d, N, False, HAS_BIAS)
@@ -558,11 +626,12 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
     for ci in range(0, CPP):
         c = (spart + 1) * CPP - 1 - ci
         for i in tl.static_range(CHUNK - 1, -1, -1):
-            tok, valid = _visit(c * CHUNK + i, L, LP, rev, perm_ptr, p)
+            tok, valid = _visit(c * CHUNK + i, L, LP, rev, perm_ptr, p,
+                                MASK_L)
             md = mask_d & valid
             raw, dt = _step_dt(dl_b, tok, md, offs_d, bias, sd_d, sd_l,
                                HAS_BIAS, SOFTPLUS)
-            cv = tl.load(c_b + tok * N + offs_n, mask=valid, other=0.)
+            cv = _state_row(c_b + tok * N, offs_n, valid, VEC)
             dy = tl.load(dout_b + tok * so_l + offs_d * so_d, mask=md,
                          other=0.).to(tl.float32)
             carry = tl.exp2(dt[None, :] * a2) * (carry
@@ -649,6 +718,24 @@ def _launch_cfgs():
     fcfg.update(over.get('fwd', {}))
     bcfg.update(over.get('bwd', {}))
     return fcfg, bcfg
+
+
+def _softplus_mode(softplus) -> int:
+    """The kernels' SOFTPLUS: 0 off, 1 with portable math (what Triton's
+    interpreter runs), 2 with the special-function unit's log2 and
+    division (compiled kernels; see ``_log1p_unit``)."""
+    if not softplus:
+        return 0
+    return 1 if type(_seq_fwd_kernel).__name__ == 'InterpretedFunction' else 2
+
+
+def _masks(cfg, dm, seq, length_p, n):
+    """The kernels' MASK_D (Dm not a multiple of BLOCK_D), MASK_L (padding
+    steps: LP > L) and VEC (B / C rows as 16-byte loads, ``_state_row``)."""
+    mask_d, mask_l = dm % cfg['BLOCK_D'] != 0, length_p != seq
+    vec = (_softplus_mode(True) == 2 and not mask_l and n % 4 == 0
+           and cfg['BLOCK_D'] == 32 * cfg.get('num_warps', 1))
+    return dict(MASK_D=mask_d, MASK_L=mask_l, VEC=vec)
 
 
 def _compile_opts(cfg):
@@ -772,9 +859,11 @@ class MultiOrderScanSeq(torch.autograd.Function):
                 *_strides(out, (0, 1, 2, 3)),
                 N=n, BLOCK_D=fcfg['BLOCK_D'], CHUNK=fcfg['CHUNK'],
                 SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
-                HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(softplus),
+                HAS_BIAS=delta_bias is not None,
+                SOFTPLUS=_softplus_mode(softplus),
                 SAVE_CK=save, LOCAL=local,
                 PREFETCH=bool(fcfg.get('PREFETCH', False)), SPLIT=split,
+                **_masks(fcfg, dm, seq, length_p, n),
                 so_r=buf.stride(2) if split else 0, **_compile_opts(fcfg))
 
         sdt = dummy
@@ -820,6 +909,7 @@ class MultiOrderScanSeq(torch.autograd.Function):
                           cfg['BLOCK_D'], dtype=f32, device=dev)
         dummy = a_t
         length_p = nseg * cfg['CHUNK'] * cfg['SEG']
+        masks = _masks(cfg, dm, seq, length_p, n)
         carry = dummy
         if parts > 1:
             local = a_t.new_empty(bt, k, parts, n, dm)
@@ -829,8 +919,9 @@ class MultiOrderScanSeq(torch.autograd.Function):
                 parts, length_p // parts // cfg['CHUNK'],
                 *_strides(delta, (0, 1, 2, 3)), *_strides(dout, (0, 1, 2, 3)),
                 N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'],
-                HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
-                **_compile_opts(cfg))
+                HAS_BIAS=delta_bias is not None,
+                SOFTPLUS=_softplus_mode(softplus),
+                **masks, **_compile_opts(cfg))
             carry = _chain(a_t, sdt, local, reverse=True)
         _seq_bwd_kernel[grid](
             u, delta, B, C, a_t, D if D is not None else dummy,
@@ -842,8 +933,9 @@ class MultiOrderScanSeq(torch.autograd.Function):
             *_strides(du, (0, 1, 2)),
             N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'], SEG=cfg['SEG'],
             HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=softplus, PREFETCH=bool(cfg.get('PREFETCH', False)),
-            **_compile_opts(cfg))
+            SOFTPLUS=_softplus_mode(softplus),
+            PREFETCH=bool(cfg.get('PREFETCH', False)),
+            **masks, **_compile_opts(cfg))
         return (du.to(u.dtype), ddelta, da[:n_in].t().to(a_dtype),
                 db[:, :, :n_in].to(b_dtype), dc[:, :, :n_in].to(c_dtype),
                 dd.to(D.dtype) if D is not None else None,

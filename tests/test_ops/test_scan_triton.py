@@ -25,11 +25,40 @@ except ImportError:
     HAS_TRITON = False
 
 if HAS_TRITON:
-    from mmpose_stmamba.ops.scan_triton_seq import _program_slot
+    from mmpose_stmamba.ops.scan_triton_seq import (_program_slot, _sigmoid,
+                                                    _softplus)
 
     @triton.jit
     def _count_slots(count_ptr):
         tl.atomic_add(count_ptr + _program_slot(), 1)
+
+    @triton.jit
+    def _softplus_probe(x_ptr, sp_ptr, sg_ptr, n, BLOCK: tl.constexpr,
+                        FAST: tl.constexpr):
+        offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+        x = tl.load(x_ptr + offs, mask=offs < n)
+        tl.store(sp_ptr + offs, _softplus(x, FAST), mask=offs < n)
+        tl.store(sg_ptr + offs, _sigmoid(x, FAST), mask=offs < n)
+
+
+def softplus_errors(device, fast):
+    """Max relative errors of the kernels' softplus and sigmoid against
+    torch in float64, over [-40, 40], where the log1p switches (x ~ -2.77)
+    and further out (not below -87, where exp(x) is an fp32 denormal, which
+    the special-function unit flushes to 0)."""
+    x = torch.cat([torch.linspace(-40, 40, 8001, dtype=torch.float64),
+                   torch.tensor([-80., -60., 0., 20., 30., 88.]),
+                   torch.linspace(-2.80, -2.74, 601, dtype=torch.float64)])
+    xf = x.float().to(device)
+    sp, sg = torch.empty_like(xf), torch.empty_like(xf)
+    _softplus_probe[(triton.cdiv(x.numel(), 1024), )](
+        xf, sp, sg, x.numel(), BLOCK=1024, FAST=fast)
+    xd = xf.double().cpu()
+    ref_sp, ref_sg = torch.nn.functional.softplus(xd), torch.sigmoid(xd)
+    rel = [((got.cpu().double() - ref).abs() / ref.abs().clamp_min(1e-300))
+           .max().item() for got, ref in ((sp, ref_sp), (sg, ref_sg))]
+    return dict(softplus=rel[0], sigmoid=rel[1])
+
 
 # (orders, grid, window, unified_layout, dm, n): ragged chunks, channel
 # blocks and tube windows on purpose.
@@ -134,6 +163,9 @@ INTERPRETER_CASES = [
      dict(args=case, seed=30 + i, channels_last=i == 0))
     for i, case in enumerate(SMALL_CASES)
 ] + [
+    ('sts6d unmasked: Dm a multiple of BLOCK_D, L of the segments',
+     _SMALL, dict(args=('sts6d', (2, 2, 4), (8, 6), 'wide_rows', 8, 4),
+                  seed=38)),
     ('sts6d plain, N=3', _SMALL,
      dict(args=('sts6d', (2, 2, 3), (8, 6), 'wide_rows', 3, 3), seed=39,
           softplus=False, with_d=False, with_bias=False)),
@@ -177,6 +209,9 @@ def _interpreter_main():
     if not bool((count == 1).all()):
         worst = math.inf
         print('scratch slots shared:', count.tolist())
+    errs = softplus_errors('cpu', fast=False)
+    print('softplus, sigmoid', errs)
+    worst = max(worst, *errs.values())
     print(f'WORST {worst:.3e}')
 
 
@@ -206,11 +241,15 @@ gpu = pytest.mark.skipif(not (HAS_CUDA and HAS_TRITON),
 
 # The float64 reference loops over tokens on the CPU: keep L small here;
 # larger clips are compared with the generic torch backend on the GPU.
+# The first ones need masks (padding steps, a part-filled channel block);
+# the last one none (L = 128 = 2 segments, Dm 64), where the kernels drop
+# them and load B / C rows as 16-byte vectors (scan_triton_seq._masks).
 GPU_CASES = [
     ('sts6d', (2, 8, 6), (8, 6), 'wide_rows', 40, 16),
     ('wsts', (2, 8, 12), (8, 6), 'wide_rows', 24, 16),
     ('wsts', (2, 7, 9), (5, 4), 'wide_rows', 16, 8),
     ('sts6d', (2, 6, 4), (8, 6), 'tall_cols', 16, 16),
+    ('sts6d', (2, 8, 8), (8, 6), 'wide_rows', 64, 16),
 ]
 
 
@@ -231,6 +270,14 @@ def test_gpu_fp32_matches_reference(case, fwd, monkeypatch):
 
 @pytest.mark.gpu
 @gpu
+@pytest.mark.parametrize('fast', [True, False])
+def test_gpu_softplus_matches_torch(fast):
+    errs = softplus_errors('cuda', fast)
+    assert max(errs.values()) < 1e-5, errs
+
+
+@pytest.mark.gpu
+@gpu
 def test_gpu_bf16_matches_reference():
     # The reference sees the same bf16-rounded inputs; the error left is
     # the bf16 rounding of the outputs and gradients.
@@ -243,8 +290,11 @@ def test_gpu_bf16_matches_reference():
 @pytest.mark.gpu
 @gpu
 @pytest.mark.parametrize('orders', ['sts6d', 'wsts'])
-def test_gpu_matches_generic_torch_backend(orders):
+@pytest.mark.parametrize('parts', ['auto', '1'])
+def test_gpu_matches_generic_torch_backend(orders, parts, monkeypatch):
+    # parts '1': L = 960 = 15 segments, Dm 96: no masks, vector B / C rows
     from mmpose_stmamba.ops.multi_scan import multi_order_scan
+    monkeypatch.setenv('STMAMBA_SCAN_PARTS', parts)
     grid = (5, 16, 12)
     k = len(normalize_orders(orders))
     x = make_inputs(2, 96, 16, grid, k, torch.float32, 'cuda', 3,

@@ -56,3 +56,11 @@ def test_backward_launch_compiles_with_two_exps_per_state():
     assert per_chunk <= rep['MUFU.EX2'] < per_chunk * 3 // 2 + 16
     assert rep['regs'] <= cfg.get('maxnreg', 255)
     assert rep['ATOM'] > 0
+
+
+def test_parts_carry_launch_compiles():
+    seq, cs = _seq(), load_tool('gpu/compile_seq.py')
+    rep = cs.carry_report(seq, seq.SEQ_BWD_CFG, 16, 90)
+    # one exp per state and step: g's decay (no states are recomputed)
+    assert rep['MUFU.EX2'] >= seq.SEQ_BWD_CFG['CHUNK'] * 16
+    assert rep['STG'] > 0 and rep['ATOM'] == 0

@@ -94,8 +94,12 @@ def compile_kernel(fn, constants, opts, arch):
 
 def _common(cfg, n):
     return dict(N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'],
-                HAS_D=True, HAS_BIAS=True, SOFTPLUS=True,
-                PREFETCH=bool(cfg.get('PREFETCH', False)))
+                HAS_D=True, HAS_BIAS=True, SOFTPLUS=cfg.get('SOFTPLUS', 2),
+                PREFETCH=bool(cfg.get('PREFETCH', False)),
+                MASK_D=bool(cfg.get('MASK_D', False)),
+                MASK_L=bool(cfg.get('MASK_L', False)),
+                VEC=bool(cfg.get('VEC', cfg['BLOCK_D'] == 32 * cfg.get(
+                    'num_warps', 1))))
 
 
 def forward_report(seq, cfg, n, every, arch):
@@ -107,6 +111,13 @@ def forward_report(seq, cfg, n, every, arch):
 def backward_report(seq, cfg, n, arch):
     consts = dict(_common(cfg, n), SEG=cfg['SEG'])
     return compile_kernel(seq._seq_bwd_kernel, consts, cfg, arch)
+
+
+def carry_report(seq, cfg, n, arch):
+    # The split sequence's first backward pass (SEQ_PARTS > 1).
+    consts = {key: value for key, value in _common(cfg, n).items()
+              if key not in ('HAS_D', 'PREFETCH')}
+    return compile_kernel(seq._seq_carry_kernel, consts, cfg, arch)
 
 
 def main(argv=None):
@@ -134,11 +145,14 @@ def main(argv=None):
     for kind, cfgs in (('fwd', fwd), ('bwd', bwd)):
         for cfg in cfgs:
             cfg = dict(dict(num_warps=1), **cfg)
-            rep = (forward_report(seq, cfg, args.n, every, args.arch)
-                   if kind == 'fwd' else
-                   backward_report(seq, cfg, args.n, args.arch))
-            print(kind, json.dumps(cfg, sort_keys=True),
-                  ' '.join(f'{k}={v}' for k, v in rep.items()), flush=True)
+            reps = ({'fwd': forward_report(seq, cfg, args.n, every,
+                                           args.arch)} if kind == 'fwd' else
+                    {'bwd': backward_report(seq, cfg, args.n, args.arch),
+                     'carry': carry_report(seq, cfg, args.n, args.arch)})
+            for name, rep in reps.items():
+                print(name, json.dumps(cfg, sort_keys=True),
+                      ' '.join(f'{k}={v}' for k, v in rep.items()),
+                      flush=True)
 
 
 if __name__ == '__main__':
