@@ -664,7 +664,12 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
 # the launch (one elementwise pass, a transient second output): twice the
 # resident warps, which is what the latency-bound walk needs.  B 32, H200,
 # forward: Dm 192 20.3 -> 11.1 ms (against the half-width launch below),
-# Dm 512 25.3 -> 22.2 ms (against BLOCK_D 32 / CHUNK 4).
+# Dm 512 25.3 -> 22.2 ms (against BLOCK_D 32 / CHUNK 4).  Re-swept in run
+# 21 (H200) after the per-token instruction cuts (MASK_D / MASK_L, SOFTPLUS
+# 2, VEC): forward 11.3 -> 8.4 ms (Dm 192), 22.3 -> 16.3 (Dm 512); fwd+bwd
+# 45.2 -> 37.6 and 93.3 -> 77.4.  Still best there: CHUNK 4 or no PREFETCH
+# forward 11.3-21.6 ms; the backward uncapped, capped at 144, with
+# PREFETCH, or CHUNK 1 / SEG 64 42.7-114.3 ms (docs/benchmark.md).
 SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=2, num_warps=1, PREFETCH=True,
                    SPLIT=True)
 SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
