@@ -37,7 +37,9 @@ Design:
       recomputes the CHUNK states (kept in registers) and walks them
       backwards with the adjoint.  du (shared by the orders) and dB/dC
       (shared by the channels) are added atomically in fp32, dB/dC after a
-      reduce-scatter over the lanes (``_sum_over_lanes``); dA, dD and
+      reduce-scatter over the lanes (both in one, ``_scatter_pair``, where
+      a warp holds 32 channels and N >= 16; else each in its own,
+      ``_sum_over_lanes``); dA, dD and
       d(delta_bias) are reduced in registers first.  Its registers are
       capped (``maxnreg`` in SEQ_BWD_CFG) for occupancy.
     * Both kernels load a chunk's inputs before computing and storing it
@@ -175,6 +177,65 @@ def _sum_over_lanes(x, N: tl.constexpr, D: tl.constexpr):
     if N >= 64:
         v = _halve(v, lanes, N // 32, D, D // 64)
     return tl.sum(tl.reshape(v, (N, D // N)), 1)
+
+
+@triton.jit
+def _lane_xor(x, lanes, M: tl.constexpr, D: tl.constexpr, H: tl.constexpr,
+              SHFL: tl.constexpr):
+    """x[:, d ^ H] of an (M, D) tile whose D = 32 columns are the lanes of
+    one warp.  SHFL: one ``shfl.sync.bfly`` per register (inline PTX,
+    compiled kernels only; ptxas folds the constant lane offset into the
+    instruction); else the same values by register selection and sums
+    with zeros (exact: what Triton's interpreter runs)."""
+    if SHFL:
+        return tl.inline_asm_elementwise(
+            'shfl.sync.bfly.b32 $0, $1, $2, 0x1f, -1;', '=f,f,r',
+            [x, tl.full(x.shape, H, tl.int32)], dtype=tl.float32,
+            is_pure=True, pack=1)
+    else:
+        x4 = tl.reshape(x, (M, D // (2 * H), 2, H))
+        side = tl.arange(0, 2)[None, None, :, None]
+        lo = tl.sum(tl.where(side == 0, x4, 0.), 2)[:, :, None, :]
+        hi = tl.sum(tl.where(side == 1, x4, 0.), 2)[:, :, None, :]
+        shape: tl.constexpr = (M, D // (2 * H), 2, H)
+        lo = tl.reshape(tl.broadcast_to(lo, shape), (M, D))
+        hi = tl.reshape(tl.broadcast_to(hi, shape), (M, D))
+        return tl.where(((lanes // H) % 2)[None, :] == 1, lo, hi)
+
+
+@triton.jit
+def _scatter_step(v, lanes, base, M: tl.constexpr, D: tl.constexpr,
+                  H: tl.constexpr, SHFL: tl.constexpr):
+    """One reduce-scatter step over lane bit H of an (M, D) tile: each lane
+    keeps half of the rows (the upper half if its bit H is set) and adds
+    its partner's copy of them, sending only the other half (M / 2
+    shuffles).  base: the first kept row, per lane."""
+    bit = (lanes // H) % 2 == 1
+    upper = bit[None, :]
+    lo = _half(v, M, D, 0)
+    hi = _half(v, M, D, 1)
+    keep = tl.where(upper, hi, lo)
+    sent = tl.where(upper, lo, hi)
+    base = base + tl.where(bit, M // 2, 0)
+    return keep + _lane_xor(sent, lanes, M // 2, D, H, SHFL), base
+
+
+@triton.jit
+def _scatter_pair(x, y, lanes, N: tl.constexpr, SHFL: tl.constexpr):
+    """Channel sums of two (N, 32) tiles (one channel per lane, N >= 16 a
+    power of two), reduce-scattered: lane d ends with N / 16 consecutive
+    rows of y's sums (d >= 16) or x's (d < 16), starting at the returned
+    row.  31 shuffles at N = 16 for both tiles, where ``_sum_over_lanes``
+    takes 31 for each: lanes exchange only the rows they give away."""
+    upper = (lanes >= 16)[None, :]
+    v = (tl.where(upper, y, x)
+         + _lane_xor(tl.where(upper, x, y), lanes, N, 32, 16, SHFL))
+    base = tl.zeros_like(lanes)
+    v, base = _scatter_step(v, lanes, base, N, 32, 8, SHFL)
+    v, base = _scatter_step(v, lanes, base, N // 2, 32, 4, SHFL)
+    v, base = _scatter_step(v, lanes, base, N // 4, 32, 2, SHFL)
+    v, base = _scatter_step(v, lanes, base, N // 8, 32, 1, SHFL)
+    return v, base
 
 
 @triton.jit
@@ -458,7 +519,8 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                     HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
                     SOFTPLUS: tl.constexpr, PREFETCH: tl.constexpr,
                     MASK_D: tl.constexpr, MASK_L: tl.constexpr,
-                    VEC: tl.constexpr):
+                    VEC: tl.constexpr, PAIR: tl.constexpr,
+                    SHFL: tl.constexpr):
     pid_d = tl.program_id(0)
     bb = tl.program_id(1).to(tl.int64)
     k = tl.program_id(2) % (2 * NPAIR)
@@ -576,12 +638,22 @@ def _seq_bwd_kernel(u_ptr, dl_ptr, b_ptr, c_ptr, at_ptr, dsk_ptr, bias_ptr,
                               mask=md, sem='relaxed')
                 # B and C are shared by the channels: reduce over this
                 # program's channels, then add across programs.
-                tl.atomic_add(dc_b + tok * N + offs_n,
-                              _channel_sum(hs[i] * dy[None, :], N, BLOCK_D),
-                              mask=valid, sem='relaxed')
-                tl.atomic_add(db_b + tok * N + offs_n,
-                              _channel_sum(g * dtu[None, :], N, BLOCK_D),
-                              mask=valid, sem='relaxed')
+                if PAIR:  # both in one reduce-scatter, one atomic a lane
+                    v, row = _scatter_pair(hs[i] * dy[None, :],
+                                           g * dtu[None, :], lane_d, N, SHFL)
+                    dst = tl.where(lane_d >= 16, db_b, dc_b) + tok * N + row
+                    tl.atomic_add(
+                        dst[None, :] + tl.arange(0, N // 16)[:, None], v,
+                        mask=valid, sem='relaxed')
+                else:
+                    tl.atomic_add(
+                        dc_b + tok * N + offs_n,
+                        _channel_sum(hs[i] * dy[None, :], N, BLOCK_D),
+                        mask=valid, sem='relaxed')
+                    tl.atomic_add(
+                        db_b + tok * N + offs_n,
+                        _channel_sum(g * dtu[None, :], N, BLOCK_D),
+                        mask=valid, sem='relaxed')
                 carry = tl.exp2(dt[None, :] * a2) * g
             if PREFETCH:
                 steps = loaded
@@ -670,6 +742,11 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
 # 45.2 -> 37.6 and 93.3 -> 77.4.  Still best there: CHUNK 4 or no PREFETCH
 # forward 11.3-21.6 ms; the backward uncapped, capped at 144, with
 # PREFETCH, or CHUNK 1 / SEG 64 42.7-114.3 ms (docs/benchmark.md).
+# The backward's dB and dC in one reduce-scatter (PAIR, on where it
+# applies; {"PAIR": false} in the bwd config turns it off): 62 shuffles per
+# 2-token step instead of 128, 64 bytes of spills at the cap of 168; run 24
+# (H200): fwd+bwd 37.2 -> 35.5 ms (Dm 192), 76.3 -> 73.0 (Dm 512); with the
+# cap at 176 or 184 (fewer or no spills) 46.7-90.3 ms, slower.
 SEQ_FWD_CFG = dict(BLOCK_D=32, CHUNK=2, num_warps=1, PREFETCH=True,
                    SPLIT=True)
 SEQ_BWD_CFG = dict(BLOCK_D=32, CHUNK=2, SEG=32, num_warps=1, maxnreg=168)
@@ -741,6 +818,16 @@ def _masks(cfg, dm, seq, length_p, n):
     vec = (_softplus_mode(True) == 2 and not mask_l and n % 4 == 0
            and cfg['BLOCK_D'] == 32 * cfg.get('num_warps', 1))
     return dict(MASK_D=mask_d, MASK_L=mask_l, VEC=vec)
+
+
+def _lane_sums(cfg, n):
+    """The backward's PAIR (dB and dC in one reduce-scatter,
+    ``_scatter_pair``: one warp of 32 channels, N >= 16; the config's
+    ``PAIR`` False turns it off) and SHFL (its shuffles as inline PTX:
+    compiled kernels)."""
+    pair = (cfg.get('PAIR', True) and cfg['BLOCK_D'] == 32 and n >= 16
+            and cfg.get('num_warps', 1) == 1)
+    return dict(PAIR=pair, SHFL=pair and _softplus_mode(True) == 2)
 
 
 def _compile_opts(cfg):
@@ -940,7 +1027,7 @@ class MultiOrderScanSeq(torch.autograd.Function):
             HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
             SOFTPLUS=_softplus_mode(softplus),
             PREFETCH=bool(cfg.get('PREFETCH', False)),
-            **masks, **_compile_opts(cfg))
+            **masks, **_lane_sums(cfg, n), **_compile_opts(cfg))
         return (du.to(u.dtype), ddelta, da[:n_in].t().to(a_dtype),
                 db[:, :, :n_in].to(b_dtype), dc[:, :, :n_in].to(c_dtype),
                 dd.to(D.dtype) if D is not None else None,

@@ -184,6 +184,15 @@ INTERPRETER_CASES = [
     ('wsts, SPLIT and prefetched',
      dict(_SMALL, fwd=dict(_SMALL['fwd'], SPLIT=True, PREFETCH=True)),
      dict(args=SMALL_CASES[1], seed=44)),
+    # dB and dC in one reduce-scatter over 32 lanes (PAIR): N 16 (a row a
+    # lane), N 20 padded to 32 (two rows a lane), a ragged channel block.
+    ('sts6d, dB/dC reduce-scattered together, N=16',
+     dict(_SMALL, bwd=dict(_SMALL['bwd'], BLOCK_D=32)),
+     dict(args=('sts6d', (2, 2, 3), (8, 6), 'wide_rows', 40, 16), seed=45)),
+    ('wsts, dB/dC reduce-scattered together, N=20',
+     dict(_SMALL, bwd=dict(_SMALL['bwd'], BLOCK_D=32), parts=2),
+     dict(args=('wsts', (2, 4, 6), (2, 3), 'wide_rows', 32, 20), seed=46,
+          channels_last=True)),
 ]
 
 
@@ -367,3 +376,22 @@ def test_launch_override_is_checked(monkeypatch):
     monkeypatch.setenv('STMAMBA_SCAN_LAUNCH', 'CHUNK=4')
     with pytest.raises(ValueError, match='STMAMBA_SCAN_LAUNCH'):
         seq._launch_cfgs()
+
+
+@pytest.mark.skipif(not HAS_TRITON, reason='triton is not installed')
+def test_paired_lane_sums_where_a_warp_holds_the_block():
+    # dB and dC share a reduce-scatter only where the 32 channels of a
+    # block are the lanes of one warp and each lane gets a whole row.
+    from mmpose_stmamba.ops import scan_triton_seq as seq
+    default = dict(seq.SEQ_BWD_CFG)
+    assert seq._lane_sums(default, 16)['PAIR']
+    assert seq._lane_sums(default, 32)['PAIR']
+    assert not seq._lane_sums(default, 8)['PAIR']  # fewer rows than lanes
+    assert not seq._lane_sums(dict(default, PAIR=False), 16)['PAIR']
+    assert not seq._lane_sums(dict(default, BLOCK_D=16), 16)['PAIR']
+    assert not seq._lane_sums(dict(default, BLOCK_D=64, num_warps=2),
+                              16)['PAIR']
+    # Compiled kernels shuffle with inline PTX (this process does not run
+    # the interpreter); without PAIR nothing is shuffled by hand.
+    assert seq._lane_sums(default, 16)['SHFL']
+    assert not seq._lane_sums(default, 8)['SHFL']

@@ -109,7 +109,7 @@ def forward_report(seq, cfg, n, every, arch):
 
 
 def backward_report(seq, cfg, n, arch):
-    consts = dict(_common(cfg, n), SEG=cfg['SEG'])
+    consts = dict(_common(cfg, n), SEG=cfg['SEG'], **seq._lane_sums(cfg, n))
     return compile_kernel(seq._seq_bwd_kernel, consts, cfg, arch)
 
 
