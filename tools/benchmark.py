@@ -313,6 +313,8 @@ class AttentionNeck(nn.Module):
 
 # --stmm-impl: the deformable sampling of the GSM blocks' STMM merge.
 STMM_IMPL = None
+# --gate-cp: the GSM / LRM blocks recompute their gate stream (gate_cp).
+GATE_CP = False
 # (results, path): results.json is rewritten after every measured row, so
 # a run cut by a time limit keeps what it measured.
 PARTIAL = None
@@ -331,6 +333,9 @@ def model_cfg():
                      'glsmamba_vitpose-b.py'))['model']
     if STMM_IMPL:
         cfg['neck']['gsm_cfg']['stmm_cfg']['impl'] = STMM_IMPL
+    if GATE_CP:
+        for key in ('gsm_cfg', 'lrm_cfg'):
+            cfg['neck'][key]['gate_cp'] = True
     return cfg
 
 
@@ -601,6 +606,10 @@ def main(argv=None):
                         help="STMM sampling of the block, neck and train "
                         "sections ('grid_sample', 'triton', 'auto'; "
                         'default: the config\'s)')
+    parser.add_argument('--gate-cp', action='store_true',
+                        help='GSM / LRM blocks recompute their gate stream '
+                        'in the backward (gate_cp) in the block, neck and '
+                        'train sections')
     parser.add_argument('--quick', action='store_true',
                         help='tiny shapes: a smoke test, on CPU too')
     args = parser.parse_args(argv)
@@ -609,8 +618,8 @@ def main(argv=None):
     args.block_widths = [int(v) for v in args.block_widths.split(',')]
     args.scan_backends = args.scan_backends.split(',')
     args.neck_frames = [int(v) for v in args.neck_frames.split(',')]
-    global STMM_IMPL
-    STMM_IMPL = args.stmm_impl
+    global STMM_IMPL, GATE_CP
+    STMM_IMPL, GATE_CP = args.stmm_impl, args.gate_cp
     if args.quick:
         args.batch = min(args.batch, 2)
     os.makedirs(args.out, exist_ok=True)

@@ -45,3 +45,12 @@ def test_small_blocks_report_their_modules(kind, capsys):
             assert name in text
     else:
         assert 'mlp' in text or 'fc' in text or 'attn' in text
+
+
+def test_gate_recompute_keeps_less(capsys):
+    tool = load_tool('gpu/profile_memory.py')
+    args = ['--device', 'cpu', '--kinds', 'gsm', '--batch', '1', '--width',
+            '32', '--grid', '2,8,6', '--backend', 'torch']
+    plain = tool.main(args)['gsm']
+    recompute = tool.main(args + ['--gate-cp'])['gsm']
+    assert recompute < plain

@@ -118,11 +118,13 @@ def main(argv=None):
     parser.add_argument('--backend', default='auto', help='scan backend')
     parser.add_argument('--stmm-impl', default=None,
                         help="STMM sampler (e.g. 'auto'; default: config's)")
+    parser.add_argument('--gate-cp', action='store_true',
+                        help='GSM block with gate_cp (recomputed gate)')
     parser.add_argument('--depth', type=int, default=2,
                         help='dotted parts of the module names kept')
     parser.add_argument('--device', default='cuda')
     args = parser.parse_args(argv)
-    benchmark.STMM_IMPL = args.stmm_impl
+    benchmark.STMM_IMPL, benchmark.GATE_CP = args.stmm_impl, args.gate_cp
     enter_package()
     grid = tuple(int(v) for v in args.grid.split(','))
     cuda = args.device == 'cuda'

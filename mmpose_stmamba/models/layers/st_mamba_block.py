@@ -21,6 +21,7 @@ Inferred (the paper is silent on norms, residuals and projections):
 """
 import torch
 import torch.nn as nn
+import torch.utils.checkpoint as cp
 from mmcv.cnn.bricks import DropPath
 
 from .ffn import FFN
@@ -40,12 +41,20 @@ class SpaceTimeMambaBlock(nn.Module):
         drop_path (float): Stochastic depth rate of both branches.
         conv_impl (str): The gate's depthwise convolution: 'torch',
             'triton' or 'auto' (:class:`GateStream`). Defaults to 'auto'.
+        gate_cp (bool): Recompute the gate stream and its product with the
+            merged scans in the backward pass instead of keeping their
+            activations (under bf16 autocast LayerNorm's input and output
+            and the gate are fp32: ~1.1 GB at GLSMamba-B's size and batch
+            32, docs/benchmark.md run 27), for the time of that forward
+            again (not timed on the GPU yet). Same outputs and gradients.
+            Defaults to False.
     """
 
     def __init__(self, channels: int, expansion: float, ffn_ratio: float,
                  gate_kernel: int, drop_path: float,
-                 conv_impl: str = 'auto'):
+                 conv_impl: str = 'auto', gate_cp: bool = False):
         super().__init__()
+        self.gate_cp = gate_cp
         inner = int(round(channels * expansion))
         self.inner_channels = inner
         self.norm1 = nn.LayerNorm(channels)
@@ -70,6 +79,14 @@ class SpaceTimeMambaBlock(nn.Module):
         h = self.channel_attention(self.norm1(x))
         u, z = self.in_proj(h).chunk(2, dim=-1)  # (B, T, H, W, Dm) each
         y = self.merge(self.mixer(self.act(u)))  # (B, Dm, T, H, W)
-        y = y.permute(0, 2, 3, 4, 1) * self.gate(z)
+        y = y.permute(0, 2, 3, 4, 1)
+        if self.gate_cp and torch.is_grad_enabled():
+            y = cp.checkpoint(self._gated, y, z, use_reentrant=False)
+        else:
+            y = self._gated(y, z)
         x = x + self.drop_path(self.out_proj(y))
         return x + self.drop_path(self.ffn(self.norm2(x)))
+
+    def _gated(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """The merged scans (B, T, H, W, Dm) times the gate of z."""
+        return y * self.gate(z)

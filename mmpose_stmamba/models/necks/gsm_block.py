@@ -50,6 +50,8 @@ class GSMBlock(SpaceTimeMambaBlock):
         conv_impl (str): The gate's depthwise convolution, 'torch',
             'triton' or 'auto' (fused on CUDA): :class:`GateStream`.
             Defaults to 'auto'.
+        gate_cp (bool): Recompute the gate stream in the backward pass
+            (:class:`SpaceTimeMambaBlock`). Defaults to False.
     """
 
     def __init__(self,
@@ -68,9 +70,10 @@ class GSMBlock(SpaceTimeMambaBlock):
                  drop_path: float = 0.,
                  unified_layout: str = 'wide_rows',
                  scan_backend: str = 'auto',
-                 conv_impl: str = 'auto'):
+                 conv_impl: str = 'auto',
+                 gate_cp: bool = False):
         super().__init__(channels, expansion, ffn_ratio, gate_kernel,
-                         drop_path, conv_impl)
+                         drop_path, conv_impl, gate_cp)
         scans = self._check_scans(scans)
         inner = self.inner_channels
         self.channel_attention = SequentialChannelAttention(

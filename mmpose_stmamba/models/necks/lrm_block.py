@@ -38,6 +38,8 @@ class LRMBlock(SpaceTimeMambaBlock):
         conv_impl (str): The gate's depthwise convolution, 'torch',
             'triton' or 'auto' (fused on CUDA): :class:`GateStream`.
             Defaults to 'auto'.
+        gate_cp (bool): Recompute the gate stream in the backward pass
+            (:class:`SpaceTimeMambaBlock`). Defaults to False.
     """
 
     def __init__(self,
@@ -50,9 +52,10 @@ class LRMBlock(SpaceTimeMambaBlock):
                  gate_kernel: int = 3,
                  drop_path: float = 0.,
                  scan_backend: str = 'auto',
-                 conv_impl: str = 'auto'):
+                 conv_impl: str = 'auto',
+                 gate_cp: bool = False):
         super().__init__(channels, expansion, ffn_ratio, gate_kernel,
-                         drop_path, conv_impl)
+                         drop_path, conv_impl, gate_cp)
         if len(window) != 2 or min(window) < 1:
             raise ValueError(f'window must be (h, w) >= 1, got {window}')
         inner = self.inner_channels

@@ -77,3 +77,49 @@ def test_blocks_are_residual_at_zero_branches():
     nn.init.zeros_(block.ffn.fc2.bias)
     x = torch.randn(*X)
     assert torch.equal(block(x), x)
+
+
+def _saved_bytes(block, x):
+    # Bytes autograd keeps for the backward of one bf16-autocast forward,
+    # each storage once (as tools/gpu/profile_memory.py counts them).
+    seen = {}
+
+    def pack(t):
+        seen[t.untyped_storage().data_ptr()] = t.untyped_storage().nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        with torch.autocast('cpu', dtype=torch.bfloat16):
+            out = block(x)
+    return sum(seen.values()), out
+
+
+@pytest.mark.parametrize('block_type', ['GSMBlock', 'LRMBlock'])
+def test_gate_recompute_keeps_results_and_saves_memory(block_type):
+    cfg = dict(type=block_type, channels=8)
+    cfg.update(num_frames=3) if block_type == 'GSMBlock' else cfg.update(
+        window=(4, 3))
+    torch.manual_seed(0)
+    plain = MODELS.build(cfg)
+    recompute = MODELS.build(dict(cfg, gate_cp=True))
+    recompute.load_state_dict(plain.state_dict())
+    x = torch.randn(*X)
+    results = []
+    for block in (plain, recompute):
+        xi = x.clone().requires_grad_(True)
+        saved, out = _saved_bytes(block, xi)
+        out.float().square().sum().backward()
+        results.append((saved, out.detach(), xi.grad,
+                        [p.grad for p in block.parameters()]))
+    (s0, o0, gx0, gp0), (s1, o1, gx1, gp1) = results
+    assert torch.equal(o0, o1)
+    assert torch.allclose(gx0, gx1, rtol=1e-5, atol=1e-6)
+    for a, b in zip(gp0, gp1):
+        assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+    # LayerNorm's input and output and the gate are not kept: three
+    # (B, T, H, W, Dm) tensors fewer (bf16 under CPU autocast, which runs
+    # LayerNorm in bf16; fp32 on CUDA).
+    assert s0 - s1 >= 3 * 2 * torch.Size(X).numel()
+    recompute.eval()
+    with torch.no_grad():  # no recompute outside autograd
+        assert torch.equal(recompute(x), plain.eval()(x))
