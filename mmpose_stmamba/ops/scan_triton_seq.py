@@ -802,20 +802,26 @@ def _launch_cfgs():
     return fcfg, bcfg
 
 
+def _compiled() -> bool:
+    """Whether the kernels are compiled (False under Triton's interpreter,
+    which runs neither inline PTX nor the special-function unit's math)."""
+    return type(_seq_fwd_kernel).__name__ != 'InterpretedFunction'
+
+
 def _softplus_mode(softplus) -> int:
     """The kernels' SOFTPLUS: 0 off, 1 with portable math (what Triton's
     interpreter runs), 2 with the special-function unit's log2 and
     division (compiled kernels; see ``_log1p_unit``)."""
     if not softplus:
         return 0
-    return 1 if type(_seq_fwd_kernel).__name__ == 'InterpretedFunction' else 2
+    return 2 if _compiled() else 1
 
 
 def _masks(cfg, dm, seq, length_p, n):
     """The kernels' MASK_D (Dm not a multiple of BLOCK_D), MASK_L (padding
     steps: LP > L) and VEC (B / C rows as 16-byte loads, ``_state_row``)."""
     mask_d, mask_l = dm % cfg['BLOCK_D'] != 0, length_p != seq
-    vec = (_softplus_mode(True) == 2 and not mask_l and n % 4 == 0
+    vec = (_compiled() and not mask_l and n % 4 == 0
            and cfg['BLOCK_D'] == 32 * cfg.get('num_warps', 1))
     return dict(MASK_D=mask_d, MASK_L=mask_l, VEC=vec)
 
@@ -827,7 +833,7 @@ def _lane_sums(cfg, n):
     compiled kernels)."""
     pair = (cfg.get('PAIR', True) and cfg['BLOCK_D'] == 32 and n >= 16
             and cfg.get('num_warps', 1) == 1)
-    return dict(PAIR=pair, SHFL=pair and _softplus_mode(True) == 2)
+    return dict(PAIR=pair, SHFL=pair and _compiled())
 
 
 def _compile_opts(cfg):
