@@ -315,6 +315,9 @@ class AttentionNeck(nn.Module):
 STMM_IMPL = None
 # --gate-cp: the GSM / LRM blocks recompute their gate stream (gate_cp).
 GATE_CP = False
+# --gate-impl: the gate's LayerNorm -> SiLU -> product ('auto': fused on
+# CUDA; 'torch': the modules), None: the config's.
+GATE_IMPL = None
 # (results, path): results.json is rewritten after every measured row, so
 # a run cut by a time limit keeps what it measured.
 PARTIAL = None
@@ -336,6 +339,9 @@ def model_cfg():
     if GATE_CP:
         for key in ('gsm_cfg', 'lrm_cfg'):
             cfg['neck'][key]['gate_cp'] = True
+    if GATE_IMPL:
+        for key in ('gsm_cfg', 'lrm_cfg'):
+            cfg['neck'][key]['gate_impl'] = GATE_IMPL
     return cfg
 
 
@@ -385,7 +391,8 @@ def section_block(args, res):
     t, h, w = (5, 64, 48) if not args.quick else (3, 16, 12)
     rows = res['block'] = []  # filled in place: see save_partial
     widths = args.block_widths if not args.quick else (32, )
-    backends = ('triton', 'mamba_ssm') if args.device == 'cuda' \
+    backends = tuple(b for b in ('triton', 'mamba_ssm')
+                     if b in args.scan_backends) if args.device == 'cuda' \
         else ('torch', )
     for width in widths:
         plans = [('attention', None)] + [('gsm', b) for b in backends]
@@ -599,7 +606,8 @@ def main(argv=None):
     parser.add_argument('--neck-frames', default='3,5,9,17',
                         help='clip lengths of the neck section')
     parser.add_argument('--scan-backends', default='triton,mamba_ssm,torch',
-                        help='routes timed in the scan section')
+                        help='routes timed in the scan section (and the '
+                        "block section's scan backends)")
     parser.add_argument('--block-widths', default='192,256',
                         help='block widths of the block section')
     parser.add_argument('--stmm-impl',
@@ -610,6 +618,10 @@ def main(argv=None):
                         help='GSM / LRM blocks recompute their gate stream '
                         'in the backward (gate_cp) in the block, neck and '
                         'train sections')
+    parser.add_argument('--gate-impl', choices=('torch', 'triton', 'auto'),
+                        help="the gate's LayerNorm -> SiLU -> product in "
+                        "the GSM / LRM blocks ('auto': fused on CUDA; "
+                        "default: the config's)")
     parser.add_argument('--quick', action='store_true',
                         help='tiny shapes: a smoke test, on CPU too')
     args = parser.parse_args(argv)
@@ -618,8 +630,9 @@ def main(argv=None):
     args.block_widths = [int(v) for v in args.block_widths.split(',')]
     args.scan_backends = args.scan_backends.split(',')
     args.neck_frames = [int(v) for v in args.neck_frames.split(',')]
-    global STMM_IMPL, GATE_CP
+    global STMM_IMPL, GATE_CP, GATE_IMPL
     STMM_IMPL, GATE_CP = args.stmm_impl, args.gate_cp
+    GATE_IMPL = args.gate_impl
     if args.quick:
         args.batch = min(args.batch, 2)
     os.makedirs(args.out, exist_ok=True)

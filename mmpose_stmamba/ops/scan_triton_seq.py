@@ -712,6 +712,38 @@ def _seq_carry_kernel(dl_ptr, c_ptr, at_ptr, bias_ptr, dout_ptr, perm_ptr,
                 offs_d, mask_d, N)
 
 
+@triton.jit
+def _chain_kernel(at_ptr, sdt_ptr, local_ptr, out_ptr, Dm, K, PARTS,
+                  N: tl.constexpr, BLOCK_D: tl.constexpr,
+                  REVERSE: tl.constexpr):
+    """The parts' start values from their local end values (``_chain``),
+    one program per (channel block, batch and order), walking the parts in
+    order with all N states in registers."""
+    offs_d = tl.program_id(0) * BLOCK_D + tl.arange(0, BLOCK_D)
+    mask_d = offs_d < Dm
+    bk = tl.program_id(1).to(tl.int64)
+    k = bk % K
+    offs_n = tl.arange(0, N)
+    mask = tl.broadcast_to(mask_d[None, :], (N, BLOCK_D))
+    a2 = tl.load(at_ptr + offs_n[:, None] * (K * Dm) + k * Dm
+                 + offs_d[None, :], mask=mask, other=0.) * 1.4426950408889634
+    rows = offs_n[:, None] * Dm + offs_d[None, :]
+    carry = tl.zeros((N, BLOCK_D), dtype=tl.float32)
+    first = PARTS - 1 if REVERSE else 0
+    tl.store(out_ptr + (bk * PARTS + first) * N * Dm + rows, carry,
+             mask=mask)
+    for i in range(1, PARTS):
+        s = PARTS - 1 - i if REVERSE else i
+        src = s + 1 if REVERSE else s - 1
+        dt = tl.load(sdt_ptr + (bk * PARTS + src) * Dm + offs_d, mask=mask_d,
+                     other=0.)
+        loc = tl.load(local_ptr + (bk * PARTS + src) * N * Dm + rows,
+                      mask=mask, other=0.)
+        carry = tl.exp2(a2 * dt[None, :]) * carry + loc
+        tl.store(out_ptr + (bk * PARTS + s) * N * Dm + rows, carry,
+                 mask=mask)
+
+
 # Launch parameters.  The checkpoint interval EVERY (tokens) is shared by
 # the two kernels: forward CHUNK must divide it, backward CHUNK * SEG = it.
 # Memory of the checkpoints: 4 * N / EVERY bytes per (batch, order,
@@ -869,17 +901,18 @@ def _chain(a_t, sdt, local, reverse):
 
     State (forward): h0[s] = exp(A sum(dt)[s-1]) h0[s-1] + local[s-1];
     adjoint carry (backward, reverse=True): c[s] = exp(A sum(dt)[s+1])
-    c[s+1] + local[s+1].  a_t (N, K*Dm); sdt (B, K, P, Dm); local
-    (B, K, P, N, Dm).
+    c[s+1] + local[s+1]; zero at the first (last) part.  a_t (N, K*Dm);
+    sdt (B, K, P, Dm); local (B, K, P, N, Dm), all fp32 contiguous.  One
+    launch (``_chain_kernel``): as torch ops it was five small kernels per
+    part, about a millisecond of host time per scan call at 16 parts
+    (docs/benchmark.md, run 28).
     """
     bt, k, parts, n, dm = local.shape
-    a = a_t.view(n, k, dm).transpose(0, 1)  # (K, N, Dm)
-    out = torch.zeros_like(local)
-    order = range(parts - 2, -1, -1) if reverse else range(1, parts)
-    for s in order:
-        src = s + 1 if reverse else s - 1
-        decay = torch.exp(a * sdt[:, :, src, None, :])
-        out[:, :, s] = decay * out[:, :, src] + local[:, :, src]
+    out = torch.empty_like(local)
+    block = min(triton.next_power_of_2(dm), 64)
+    _chain_kernel[(triton.cdiv(dm, block), bt * k)](
+        a_t, sdt.contiguous(), local.contiguous(), out, dm, k, parts, N=n,
+        BLOCK_D=block, REVERSE=reverse)
     return out
 
 

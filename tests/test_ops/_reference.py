@@ -82,3 +82,23 @@ def multi_order_reference(u, delta, A, B, C, D, delta_bias, delta_softplus,
         restored.append(back)
     return torch.stack([restored[k] + restored[k + K // 2]
                         for k in range(K // 2)], dim=1)
+
+
+def chain_reference(a_t, sdt, local, reverse):
+    """The sequence parts' start values from their local end values, part
+    after part (what ``scan_triton_seq._chain`` computes in one launch):
+    h0[s] = exp(A sdt[s-1]) h0[s-1] + local[s-1] forward, the mirror image
+    with ``reverse``, zero at the first part.
+
+    Args:
+        a_t: (N, K*Dm).  sdt: (B, K, P, Dm).  local: (B, K, P, N, Dm).
+    """
+    bt, k, parts, n, dm = local.shape
+    a = a_t.double().view(n, k, dm).transpose(0, 1)  # (K, N, Dm)
+    out = torch.zeros_like(local, dtype=torch.float64)
+    order = range(parts - 2, -1, -1) if reverse else range(1, parts)
+    for s in order:
+        src = s + 1 if reverse else s - 1
+        decay = torch.exp(a * sdt[:, :, src, None, :].double())
+        out[:, :, s] = decay * out[:, :, src] + local[:, :, src].double()
+    return out

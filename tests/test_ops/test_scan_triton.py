@@ -13,8 +13,8 @@ import pytest
 import torch
 
 from mmpose_stmamba.ops.scan_orders import normalize_orders, order_permutation
-from ._interpreter import run_interpreter_main
-from ._reference import multi_order_reference
+from ._interpreter import rel_max, run_interpreter_main
+from ._reference import chain_reference, multi_order_reference
 
 HAS_CUDA = torch.cuda.is_available()
 try:
@@ -196,6 +196,25 @@ INTERPRETER_CASES = [
 ]
 
 
+def chain_errors(device):
+    """The one-launch chaining of sequence parts against the part-by-part
+    recurrence, both directions; Dm 70 is not a multiple of the channel
+    block (64), N 4."""
+    from mmpose_stmamba.ops import scan_triton_seq as seq
+    gen = torch.Generator().manual_seed(47)
+    bt, k, parts, n, dm = 2, 4, 5, 4, 70
+    a_t = -torch.rand(n, k * dm, generator=gen) * 2
+    sdt = torch.rand(bt, k, parts, dm, generator=gen) * 3
+    local = torch.randn(bt, k, parts, n, dm, generator=gen)
+    errs = {}
+    for reverse in (False, True):
+        args = [x.to(device) for x in (a_t, sdt, local)]
+        out = seq._chain(*args, reverse)
+        errs[f'reverse={reverse}'] = rel_max(
+            out.cpu(), chain_reference(a_t, sdt, local, reverse))
+    return errs
+
+
 def _interpreter_main():
     """Runs in a subprocess with TRITON_INTERPRET=1; prints the errors."""
     from mmpose_stmamba.ops import scan_triton_seq as seq
@@ -218,6 +237,9 @@ def _interpreter_main():
     if not bool((count == 1).all()):
         worst = math.inf
         print('scratch slots shared:', count.tolist())
+    errs = chain_errors('cpu')
+    print('parts chained', errs)
+    worst = max(worst, *errs.values())
     errs = softplus_errors('cpu', fast=False)
     print('softplus, sigmoid', errs)
     worst = max(worst, *errs.values())
@@ -395,3 +417,10 @@ def test_paired_lane_sums_where_a_warp_holds_the_block():
     # the interpreter); without PAIR nothing is shuffled by hand.
     assert seq._lane_sums(default, 16)['SHFL']
     assert not seq._lane_sums(default, 8)['SHFL']
+
+
+@pytest.mark.gpu
+@gpu
+def test_gpu_parts_chain_matches_recurrence():
+    errs = chain_errors('cuda')
+    assert max(errs.values()) < 1e-5, errs

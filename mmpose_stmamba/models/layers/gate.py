@@ -10,10 +10,23 @@ References:
 Inferred: the depthwise convolution is 2D (k x k within each frame, no
 temporal extent); the scans already mix time.
 """
+import functools
+
 import torch
 import torch.nn as nn
 
 from .depthwise import check_conv_impl, depthwise_cl
+
+
+@functools.lru_cache(maxsize=None)
+def fused_gate():
+    """The fused LayerNorm -> SiLU -> product, or None where Triton does
+    not import (probed once)."""
+    try:
+        from ...ops import gate_triton
+    except ImportError:
+        return None
+    return gate_triton
 
 
 class GateStream(nn.Module):
@@ -27,12 +40,21 @@ class GateStream(nn.Module):
             view), 'triton' (the fused kernel, CUDA) or 'auto' (fused on
             CUDA when Triton imports); see :mod:`.depthwise`.  Same
             parameters either way. Defaults to 'auto'.
+        norm_impl (str): How :meth:`gated` runs LayerNorm, SiLU and the
+            product with the main stream: 'torch' (the modules, then the
+            product), 'triton' (one fused kernel each way that keeps only
+            its inputs and two fp32 numbers per token for the backward,
+            :mod:`mmpose_stmamba.ops.gate_triton`; CUDA, or Triton's
+            interpreter) or 'auto' (fused for CUDA tensors when Triton
+            imports, else 'torch'). Same parameters either way.
+            Defaults to 'auto'.
     """
 
     def __init__(self, channels: int, kernel_size: int = 3,
-                 conv_impl: str = 'auto'):
+                 conv_impl: str = 'auto', norm_impl: str = 'auto'):
         super().__init__()
         self.conv_impl = check_conv_impl(conv_impl)
+        self.norm_impl = check_conv_impl(norm_impl)
         self.dwconv = nn.Conv2d(
             channels,
             channels,
@@ -53,3 +75,34 @@ class GateStream(nn.Module):
         """
         return self.act(self.norm(depthwise_cl(self.dwconv, z,
                                                self.conv_impl)))
+
+    def gated(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        """``y * forward(z)``: the main stream times the gate of z.
+
+        Args:
+            y (Tensor): (B, T, H, W, Dm) merged scans.
+            z (Tensor): (B, T, H, W, Dm) the gate stream's input.
+
+        Returns:
+            Tensor: (B, T, H, W, Dm); from the fused kernel in the
+            autocast dtype where autocast is on (the torch path gives
+            fp32 there: LayerNorm runs in fp32).
+        """
+        c = depthwise_cl(self.dwconv, z, self.conv_impl)
+        if self._fuses_norm(c):
+            op = fused_gate()
+            if op is None:
+                raise RuntimeError("norm_impl='triton' needs Triton (it "
+                                   'ships with CUDA builds of PyTorch)')
+            return op.gated_norm_silu(y, c, self.norm.weight,
+                                      self.norm.bias, self.norm.eps)
+        return y * self.act(self.norm(c))
+
+    def _fuses_norm(self, c: torch.Tensor) -> bool:
+        if self.norm_impl == 'triton':
+            return True
+        if self.norm_impl == 'torch' or not c.is_cuda or c.dtype not in (
+                torch.float32, torch.bfloat16, torch.float16):
+            return False
+        op = fused_gate()
+        return op is not None and c.shape[-1] <= op.MAX_CHANNELS

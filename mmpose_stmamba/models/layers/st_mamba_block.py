@@ -48,11 +48,15 @@ class SpaceTimeMambaBlock(nn.Module):
             32, docs/benchmark.md run 27), for the time of that forward
             again (not timed on the GPU yet). Same outputs and gradients.
             Defaults to False.
+        gate_impl (str): The gate's LayerNorm, SiLU and product: 'torch',
+            'triton' (fused) or 'auto' (fused on CUDA): ``norm_impl`` of
+            :class:`GateStream`. Defaults to 'auto'.
     """
 
     def __init__(self, channels: int, expansion: float, ffn_ratio: float,
                  gate_kernel: int, drop_path: float,
-                 conv_impl: str = 'auto', gate_cp: bool = False):
+                 conv_impl: str = 'auto', gate_cp: bool = False,
+                 gate_impl: str = 'auto'):
         super().__init__()
         self.gate_cp = gate_cp
         inner = int(round(channels * expansion))
@@ -60,7 +64,7 @@ class SpaceTimeMambaBlock(nn.Module):
         self.norm1 = nn.LayerNorm(channels)
         self.in_proj = nn.Linear(channels, 2 * inner, bias=False)
         self.act = nn.SiLU()
-        self.gate = GateStream(inner, gate_kernel, conv_impl)
+        self.gate = GateStream(inner, gate_kernel, conv_impl, gate_impl)
         self.out_proj = nn.Linear(inner, channels, bias=False)
         self.norm2 = nn.LayerNorm(channels)
         self.ffn = FFN(channels, ffn_ratio)
@@ -89,4 +93,4 @@ class SpaceTimeMambaBlock(nn.Module):
 
     def _gated(self, y: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """The merged scans (B, T, H, W, Dm) times the gate of z."""
-        return y * self.gate(z)
+        return self.gate.gated(y, z)

@@ -52,6 +52,9 @@ class GSMBlock(SpaceTimeMambaBlock):
             Defaults to 'auto'.
         gate_cp (bool): Recompute the gate stream in the backward pass
             (:class:`SpaceTimeMambaBlock`). Defaults to False.
+        gate_impl (str): The gate's LayerNorm, SiLU and product, 'torch',
+            'triton' or 'auto' (fused on CUDA): :class:`GateStream`.
+            Defaults to 'auto'.
     """
 
     def __init__(self,
@@ -71,9 +74,10 @@ class GSMBlock(SpaceTimeMambaBlock):
                  unified_layout: str = 'wide_rows',
                  scan_backend: str = 'auto',
                  conv_impl: str = 'auto',
-                 gate_cp: bool = False):
+                 gate_cp: bool = False,
+                 gate_impl: str = 'auto'):
         super().__init__(channels, expansion, ffn_ratio, gate_kernel,
-                         drop_path, conv_impl, gate_cp)
+                         drop_path, conv_impl, gate_cp, gate_impl)
         scans = self._check_scans(scans)
         inner = self.inner_channels
         self.channel_attention = SequentialChannelAttention(

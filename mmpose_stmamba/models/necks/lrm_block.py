@@ -40,6 +40,9 @@ class LRMBlock(SpaceTimeMambaBlock):
             Defaults to 'auto'.
         gate_cp (bool): Recompute the gate stream in the backward pass
             (:class:`SpaceTimeMambaBlock`). Defaults to False.
+        gate_impl (str): The gate's LayerNorm, SiLU and product, 'torch',
+            'triton' or 'auto' (fused on CUDA): :class:`GateStream`.
+            Defaults to 'auto'.
     """
 
     def __init__(self,
@@ -53,9 +56,10 @@ class LRMBlock(SpaceTimeMambaBlock):
                  drop_path: float = 0.,
                  scan_backend: str = 'auto',
                  conv_impl: str = 'auto',
-                 gate_cp: bool = False):
+                 gate_cp: bool = False,
+                 gate_impl: str = 'auto'):
         super().__init__(channels, expansion, ffn_ratio, gate_kernel,
-                         drop_path, conv_impl, gate_cp)
+                         drop_path, conv_impl, gate_cp, gate_impl)
         if len(window) != 2 or min(window) < 1:
             raise ValueError(f'window must be (h, w) >= 1, got {window}')
         inner = self.inner_channels

@@ -1,0 +1,147 @@
+"""Is a small neck call bound by the host or by the device?
+
+At batch 8 and 1/8 resolution the GLSMamba neck took about the same time
+whatever T was (docs/benchmark.md, runs 23 and 26): fixed per-call costs.
+This tool separates them, for one forward+backward (or, ``--no-grad``, one
+inference forward) of the neck under bf16 autocast:
+
+* ``host_ms``: the time the Python call takes to return without waiting
+  for the device (the queue the host builds); ``wall_ms``: with a
+  synchronize after it; ``busy_ms``: the union of the device's kernel
+  intervals (profiler).  wall ~ host >> busy means host-bound (launches,
+  Python), wall ~ busy means device-bound;
+* ``kernels``: kernel launches per call, and which ops launch the most;
+* ``syncs``: the calls that made the host wait for the device
+  (``torch.cuda.set_sync_debug_mode``), each a stall of the queue.
+
+E.g.::
+
+    python3 tools/gpu/profile_overhead.py --grid 5,32,24 --batch 8
+"""
+import argparse
+import os
+import sys
+import time
+import warnings
+from collections import Counter
+
+import torch
+from torch.profiler import ProfilerActivity, profile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)),
+                                '..'))
+import benchmark  # noqa: E402
+from benchmark import enter_package, fwd_bwd, model_cfg  # noqa: E402
+
+
+def build_neck(grid, batch, device):
+    from mmpose_stmamba.models.necks.glsmamba_neck import GLSMambaNeck
+    cfg = dict(model_cfg()['neck'])
+    cfg.pop('type')
+    cfg.pop('num_frames')
+    t, h, w = grid
+    torch.manual_seed(0)
+    neck = GLSMambaNeck(num_frames=t, **cfg).to(device)
+    x = torch.randn(batch, t, cfg['in_channels'], h, w, device=device)
+    return neck, x
+
+
+def step_fn(neck, x, device, grad):
+    if grad:
+        return fwd_bwd(neck, x.requires_grad_(True), device,
+                       tuple_input=True)
+    neck.eval()
+
+    def fn():
+        with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16):
+            neck((x, ))
+
+    return fn
+
+
+def busy_ms(events):
+    """Union of the device kernels' [start, end) intervals, in ms."""
+    spans = sorted((e.time_range.start, e.time_range.end) for e in events
+                   if e.device_type == torch.autograd.DeviceType.CUDA)
+    total, end = 0.0, None
+    for s, e in spans:
+        if end is None or s > end:
+            total += e - s
+            end = e
+        elif e > end:
+            total += e - end
+            end = e
+    return total / 1e3, len(spans)
+
+
+def sync_sites(fn):
+    """The (message, count) of the warnings CUDA's sync debug mode raises
+    for one call: each is a place where the host waited for the device."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')
+        torch.cuda.set_sync_debug_mode('warn')
+        try:
+            fn()
+        finally:
+            torch.cuda.set_sync_debug_mode(0)
+    return Counter(str(w.message).split('\n')[0][:120] for w in caught)
+
+
+def profile_once(fn, reps, top):
+    for _ in range(2):
+        fn()
+    torch.cuda.synchronize()
+    host, wall = [], []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        fn()
+        t1 = time.perf_counter()
+        torch.cuda.synchronize()
+        host.append((t1 - t0) * 1e3)
+        wall.append((time.perf_counter() - t0) * 1e3)
+    with profile(activities=[ProfilerActivity.CPU,
+                             ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    busy, kernels = busy_ms(prof.events())
+    res = dict(host_ms=sorted(host)[reps // 2],
+               wall_ms=sorted(wall)[reps // 2], busy_ms=busy,
+               kernels=kernels, syncs=dict(sync_sites(fn)))
+    table = prof.key_averages().table(sort_by='self_cpu_time_total',
+                                      row_limit=top,
+                                      max_name_column_width=60)
+    return res, table
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--grid', default='5,32,24', help='T,H,W')
+    parser.add_argument('--batch', type=int, default=8)
+    parser.add_argument('--reps', type=int, default=10)
+    parser.add_argument('--top', type=int, default=25)
+    parser.add_argument('--no-grad', action='store_true',
+                        help='one inference forward instead of fwd+bwd')
+    parser.add_argument('--stmm-impl', default='auto')
+    parser.add_argument('--gate-impl', choices=('torch', 'triton', 'auto'),
+                        help="the gate's LayerNorm -> SiLU -> product")
+    args = parser.parse_args(argv)
+    if not torch.cuda.is_available():
+        raise SystemExit('profile_overhead.py needs a CUDA device')
+    benchmark.STMM_IMPL = args.stmm_impl
+    benchmark.GATE_IMPL = args.gate_impl
+    enter_package()
+    grid = tuple(int(v) for v in args.grid.split(','))
+    neck, x = build_neck(grid, args.batch, 'cuda')
+    fn = step_fn(neck, x, 'cuda', grad=not args.no_grad)
+    res, table = profile_once(fn, args.reps, args.top)
+    what = 'forward' if args.no_grad else 'fwd+bwd'
+    print(f'== GLSMamba neck {what}, grid {grid}, batch {args.batch}, '
+          f'{torch.cuda.get_device_name()}')
+    print(table)
+    for key, val in res.items():
+        print(f'{key}: {val}')
+    return res
+
+
+if __name__ == '__main__':
+    main()
