@@ -43,11 +43,12 @@ class SpaceTimeMambaBlock(nn.Module):
             'triton' or 'auto' (:class:`GateStream`). Defaults to 'auto'.
         gate_cp (bool): Recompute the gate stream and its product with the
             merged scans in the backward pass instead of keeping their
-            activations (under bf16 autocast LayerNorm's input and output
-            and the gate are fp32: ~1.1 GB at GLSMamba-B's size and batch
-            32, docs/benchmark.md run 27), for the time of that forward
-            again (not timed on the GPU yet). Same outputs and gradients.
-            Defaults to False.
+            activations.  With the torch gate under bf16 autocast that
+            saves LayerNorm's fp32 input and output and the fp32 gate
+            (~1.1 GB at GLSMamba-B's size and batch 32: peak 9.65 -> 8.59
+            GiB for ~2 ms, docs/benchmark.md run 28); with the fused gate
+            (``gate_impl``, the CUDA default) only 0.18 GiB (run 29).  Same
+            outputs and gradients. Defaults to False.
         gate_impl (str): The gate's LayerNorm, SiLU and product: 'torch',
             'triton' (fused) or 'auto' (fused on CUDA): ``norm_impl`` of
             :class:`GateStream`. Defaults to 'auto'.
