@@ -336,12 +336,20 @@ def model_cfg():
                      'glsmamba_vitpose-b.py'))['model']
     if STMM_IMPL:
         cfg['neck']['gsm_cfg']['stmm_cfg']['impl'] = STMM_IMPL
-    if GATE_CP:
-        for key in ('gsm_cfg', 'lrm_cfg'):
-            cfg['neck'][key]['gate_cp'] = True
+    blocks = dict(gate_cp=True) if GATE_CP else {}
     if GATE_IMPL:
-        for key in ('gsm_cfg', 'lrm_cfg'):
-            cfg['neck'][key]['gate_impl'] = GATE_IMPL
+        blocks['gate_impl'] = GATE_IMPL
+    for key in ('gsm_cfg', 'lrm_cfg'):
+        cfg['neck'][key].update(blocks)
+    return cfg
+
+
+def neck_cfg():
+    """GLSMambaNeck's arguments from the model config, less ``type`` and
+    ``num_frames`` (the caller's clip length)."""
+    cfg = dict(model_cfg()['neck'])
+    cfg.pop('type')
+    cfg.pop('num_frames')
     return cfg
 
 
@@ -414,9 +422,7 @@ def section_block(args, res):
 
 def section_neck(args, res):
     from mmpose_stmamba.models.necks.glsmamba_neck import GLSMambaNeck
-    cfg = dict(model_cfg()['neck'])
-    cfg.pop('type')
-    cfg.pop('num_frames')
+    cfg = neck_cfg()
     depth = cfg['num_gsm'] + cfg['num_lrm']
     batch = 8 if not args.quick else 1
     frames = args.neck_frames if not args.quick else (3, 5)

@@ -42,7 +42,6 @@ Inferred (the paper is silent on the formula):
       Conv3d weights (same parameters, same checkpoints), no layout copies
       (the GSM block's scan writes that layout).
 """
-import functools
 from typing import Sequence
 
 import torch
@@ -51,6 +50,7 @@ import torch.nn.functional as F
 from torch.utils.checkpoint import checkpoint
 
 from .depthwise import depthwise_cl
+from .fused import require_fused, takes_fused
 
 IMPLS = ('grid_sample', 'torchvision', 'triton', 'auto')
 
@@ -112,10 +112,8 @@ class ModulatedDeformSampler(nn.Module):
             Tensor: (B, C, T, H, W).
         """
         if self.takes_fused(x):
-            fused = _fused_sampler()
-            if fused is None:
-                raise RuntimeError("impl='triton' needs Triton (it ships "
-                                   'with CUDA builds of PyTorch)')
+            fused = require_fused(
+                'deform_sample_triton').modulated_deform_sample
             return fused(x, offsets, masks, self.weight, self.frame_taps,
                          self.kernel_size)
         out = 0
@@ -128,8 +126,7 @@ class ModulatedDeformSampler(nn.Module):
     def takes_fused(self, x: torch.Tensor) -> bool:
         """Whether :meth:`forward` runs the fused op on x ('triton', or
         'auto' where it can run)."""
-        return self.impl == 'triton' or (self.impl == 'auto'
-                                         and _fused_can_run(x))
+        return takes_fused(self.impl, x, 'deform_sample_triton')
 
     def _grid_sample(self, x, offsets, masks, weight):
         B, C, T, H, W = x.shape
@@ -182,25 +179,6 @@ class ModulatedDeformSampler(nn.Module):
     def output_like(self, x, offsets, masks):
         """A zero tensor shaped like :meth:`forward`'s result."""
         return torch.zeros_like(x)
-
-
-@functools.lru_cache(maxsize=None)
-def _fused_sampler():
-    """The fused Triton op, or None where Triton does not import (probed
-    once; Triton is imported only here, on first use)."""
-    try:
-        from ...ops.deform_sample_triton import modulated_deform_sample
-    except ImportError:
-        return None
-    return modulated_deform_sample
-
-
-def _fused_can_run(x: torch.Tensor) -> bool:
-    """Whether 'auto' takes the fused op: CUDA x of a float dtype it reads
-    and Triton importable."""
-    return (x.is_cuda and x.dtype in (torch.float32, torch.bfloat16,
-                                      torch.float16)
-            and _fused_sampler() is not None)
 
 
 class _SampleAndSum(torch.autograd.Function):

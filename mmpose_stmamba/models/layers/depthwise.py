@@ -15,11 +15,12 @@ path.  ``impl``:
 * ``'auto'``: ``'triton'`` for CUDA tensors when Triton imports, else
   ``'torch'``, decided per call.
 """
-import functools
 from typing import Union
 
 import torch
 import torch.nn as nn
+
+from .fused import require_fused, takes_fused
 
 CONV_IMPLS = ('torch', 'triton', 'auto')
 
@@ -28,25 +29,6 @@ def check_conv_impl(impl: str) -> str:
     if impl not in CONV_IMPLS:
         raise ValueError(f'impl must be one of {CONV_IMPLS}, got {impl!r}')
     return impl
-
-
-@functools.lru_cache(maxsize=None)
-def fused_depthwise():
-    """The fused op, or None where Triton does not import (probed once)."""
-    try:
-        from ...ops.dwconv_triton import depthwise_conv_cl
-    except ImportError:
-        return None
-    return depthwise_conv_cl
-
-
-def takes_fused(impl: str, x: torch.Tensor) -> bool:
-    """Whether ``impl`` runs the fused kernel on x."""
-    if impl == 'triton':
-        return True
-    return (impl == 'auto' and x.is_cuda and x.dtype in (
-        torch.float32, torch.bfloat16, torch.float16)
-        and fused_depthwise() is not None)
 
 
 def _check_same_depthwise(conv):
@@ -76,11 +58,8 @@ def depthwise_cl(conv: Union[nn.Conv2d, nn.Conv3d], x: torch.Tensor,
         channels-last view from the module.
     """
     _check_same_depthwise(conv)
-    if takes_fused(impl, x):
-        op = fused_depthwise()
-        if op is None:
-            raise RuntimeError("impl='triton' needs Triton (it ships with "
-                               'CUDA builds of PyTorch)')
+    if takes_fused(impl, x, 'dwconv_triton'):
+        op = require_fused('dwconv_triton').depthwise_conv_cl
         weight = conv.weight if conv.weight.dim() == 5 else \
             conv.weight.unsqueeze(2)
         return op(x, weight, conv.bias)

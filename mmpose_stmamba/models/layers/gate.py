@@ -10,23 +10,11 @@ References:
 Inferred: the depthwise convolution is 2D (k x k within each frame, no
 temporal extent); the scans already mix time.
 """
-import functools
-
 import torch
 import torch.nn as nn
 
 from .depthwise import check_conv_impl, depthwise_cl
-
-
-@functools.lru_cache(maxsize=None)
-def fused_gate():
-    """The fused LayerNorm -> SiLU -> product, or None where Triton does
-    not import (probed once)."""
-    try:
-        from ...ops import gate_triton
-    except ImportError:
-        return None
-    return gate_triton
+from .fused import fused_module, require_fused, takes_fused
 
 
 class GateStream(nn.Module):
@@ -90,19 +78,14 @@ class GateStream(nn.Module):
         """
         c = depthwise_cl(self.dwconv, z, self.conv_impl)
         if self._fuses_norm(c):
-            op = fused_gate()
-            if op is None:
-                raise RuntimeError("norm_impl='triton' needs Triton (it "
-                                   'ships with CUDA builds of PyTorch)')
+            op = require_fused('gate_triton', 'norm_impl')
             return op.gated_norm_silu(y, c, self.norm.weight,
                                       self.norm.bias, self.norm.eps)
         return y * self.act(self.norm(c))
 
     def _fuses_norm(self, c: torch.Tensor) -> bool:
-        if self.norm_impl == 'triton':
-            return True
-        if self.norm_impl == 'torch' or not c.is_cuda or c.dtype not in (
-                torch.float32, torch.bfloat16, torch.float16):
-            return False
-        op = fused_gate()
-        return op is not None and c.shape[-1] <= op.MAX_CHANNELS
+        # 'auto' keeps the torch path for channels wider than the kernel
+        # holds in registers; 'triton' lets the op refuse them.
+        return takes_fused(self.norm_impl, c, 'gate_triton') and (
+            self.norm_impl == 'triton'
+            or c.shape[-1] <= fused_module('gate_triton').MAX_CHANNELS)
