@@ -28,6 +28,7 @@ PNG plots and a printed table to ``--out``.  Sections:
 Usage: python tools/benchmark.py --out DIR [--sections a,b] [--quick]
 """
 import argparse
+import ast
 import json
 import math
 import os
@@ -318,6 +319,9 @@ GATE_CP = False
 # --gate-impl: the gate's LayerNorm -> SiLU -> product ('auto': fused on
 # CUDA; 'torch': the modules), None: the config's.
 GATE_IMPL = None
+# --block-option KEY=VALUE: any GSMBlock / LRMBlock argument (both blocks;
+# ``stmm_cfg.KEY`` the GSM blocks' STMM merge only).
+BLOCK_OPTIONS = {}
 # (results, path): results.json is rewritten after every measured row, so
 # a run cut by a time limit keeps what it measured.
 PARTIAL = None
@@ -341,7 +345,52 @@ def model_cfg():
         blocks['gate_impl'] = GATE_IMPL
     for key in ('gsm_cfg', 'lrm_cfg'):
         cfg['neck'][key].update(blocks)
+    for key, value in BLOCK_OPTIONS.items():
+        if key.startswith('stmm_cfg.'):
+            gsm = cfg['neck']['gsm_cfg']
+            gsm['stmm_cfg'] = dict(gsm.get('stmm_cfg') or {})
+            gsm['stmm_cfg'][key.split('.', 1)[1]] = value
+        else:
+            for blocks_key in ('gsm_cfg', 'lrm_cfg'):
+                cfg['neck'][blocks_key][key] = value
     return cfg
+
+
+def add_block_arguments(parser):
+    """The block options shared by the GPU tools (read by
+    :func:`set_block_arguments`)."""
+    parser.add_argument('--stmm-impl',
+                        help="STMM sampling ('grid_sample', 'triton', "
+                        "'auto'; default: the config's)")
+    parser.add_argument('--gate-cp', action='store_true',
+                        help='GSM / LRM blocks recompute their gate stream '
+                        'in the backward (gate_cp)')
+    parser.add_argument('--gate-impl', choices=('torch', 'triton', 'auto'),
+                        help="the gate's LayerNorm -> SiLU -> product in "
+                        "the GSM / LRM blocks ('auto': fused on CUDA; "
+                        "default: the config's)")
+    parser.add_argument('--block-option', action='append', default=[],
+                        metavar='KEY=VALUE',
+                        help='any GSMBlock / LRMBlock argument, a Python '
+                        "literal or a string (e.g. delta_recompute=False, "
+                        'stmm_cfg.with_cp=all: GSM only); repeatable')
+
+
+def set_block_arguments(args):
+    """Apply :func:`add_block_arguments`' options to this module's
+    configs; ValueError for a malformed ``--block-option``."""
+    global STMM_IMPL, GATE_CP, GATE_IMPL
+    STMM_IMPL, GATE_CP, GATE_IMPL = (args.stmm_impl, args.gate_cp,
+                                     args.gate_impl)
+    BLOCK_OPTIONS.clear()
+    for item in args.block_option:
+        key, sep, text = item.partition('=')
+        if not sep or not key:
+            raise ValueError(f'--block-option {item!r}: expected KEY=VALUE')
+        try:
+            BLOCK_OPTIONS[key] = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            BLOCK_OPTIONS[key] = text
 
 
 def neck_cfg():
@@ -616,18 +665,7 @@ def main(argv=None):
                         "block section's scan backends)")
     parser.add_argument('--block-widths', default='192,256',
                         help='block widths of the block section')
-    parser.add_argument('--stmm-impl',
-                        help="STMM sampling of the block, neck and train "
-                        "sections ('grid_sample', 'triton', 'auto'; "
-                        'default: the config\'s)')
-    parser.add_argument('--gate-cp', action='store_true',
-                        help='GSM / LRM blocks recompute their gate stream '
-                        'in the backward (gate_cp) in the block, neck and '
-                        'train sections')
-    parser.add_argument('--gate-impl', choices=('torch', 'triton', 'auto'),
-                        help="the gate's LayerNorm -> SiLU -> product in "
-                        "the GSM / LRM blocks ('auto': fused on CUDA; "
-                        "default: the config's)")
+    add_block_arguments(parser)  # the block, neck and train sections
     parser.add_argument('--quick', action='store_true',
                         help='tiny shapes: a smoke test, on CPU too')
     args = parser.parse_args(argv)
@@ -636,9 +674,7 @@ def main(argv=None):
     args.block_widths = [int(v) for v in args.block_widths.split(',')]
     args.scan_backends = args.scan_backends.split(',')
     args.neck_frames = [int(v) for v in args.neck_frames.split(',')]
-    global STMM_IMPL, GATE_CP, GATE_IMPL
-    STMM_IMPL, GATE_CP = args.stmm_impl, args.gate_cp
-    GATE_IMPL = args.gate_impl
+    set_block_arguments(args)
     if args.quick:
         args.batch = min(args.batch, 2)
     os.makedirs(args.out, exist_ok=True)

@@ -18,6 +18,9 @@ import functools
 import importlib
 import importlib.util
 import os
+from typing import NamedTuple
+
+import torch
 
 from .scan_orders import (gather_orders, get_orders, merge_pairs,
                           normalize_orders)
@@ -49,6 +52,63 @@ _FUSED_FN = 'multi_order_scan_triton'
 # backend='triton' is not affected.
 FUSED_MIN_WORK = 9216
 ENV_FUSED = 'STMAMBA_FUSED_SCAN'
+
+
+class LowRankDelta(NamedTuple):
+    """Per-order step sizes given by their low-rank factors.
+
+    ``delta[b, k, d, l] = sum_r weight[k, d, r] * low[b, l, k, r]``: what
+    Mamba's dt projection computes from its rank-R bottleneck.  Passed as
+    ``delta`` to :func:`multi_order_scan`, it lets the fused route keep
+    only ``low`` (R / Dm of delta's size: 1/16 with ``dt_rank='auto'``)
+    for the backward and expand delta again there, instead of keeping the
+    (B, K, Dm, L) tensor (1.1 GB at GLSMamba-B's size and batch 32).  The
+    generic route expands it once and proceeds as with a tensor.
+
+    Attributes:
+        low (Tensor): (B, L, K, R), token-major (the x projection's
+            layout).
+        weight (Tensor): (K, Dm, R).
+    """
+    low: torch.Tensor
+    weight: torch.Tensor
+
+    @property
+    def shape(self) -> torch.Size:
+        """The expanded delta's shape, (B, K, Dm, L)."""
+        batch, length, k, _ = self.low.shape
+        return torch.Size((batch, k, self.weight.shape[1], length))
+
+    def expand(self) -> torch.Tensor:
+        """delta, (B, K, Dm, L) as a view of (B, L, K, Dm) memory (the
+        fused kernel's layout)."""
+        return expand_low_rank(self.low, self.weight).permute(0, 2, 3, 1)
+
+
+def expand_low_rank(low: torch.Tensor, weight: torch.Tensor) -> torch.Tensor:
+    """einsum('blkr,kdr->blkd', low, weight), (B, L, K, Dm).
+
+    On CUDA all K as one (B*L, K*R) x (K*R, K*Dm) product with the
+    block-diagonal weight (K times the multiply-adds, a few GFLOP at the
+    GSM block's size): the per-order einsum runs a batched matmul whose
+    inner size R (12 at Dm 192) the tensor cores take unaligned, 9.8 ms
+    fwd+bwd against 3.2 (H200, B 32, L 15,360, Dm 192; docs/benchmark.md,
+    run 16).  Elsewhere the einsum, which does not multiply the zeros (and
+    is what the FLOP count traces).
+    """
+    if not low.is_cuda:
+        return torch.einsum('blkr,kdr->blkd', low, weight)
+    return block_diagonal_product(low, weight)
+
+
+def block_diagonal_product(low: torch.Tensor,
+                           weight: torch.Tensor) -> torch.Tensor:
+    """:func:`expand_low_rank` as one matmul with the (K*R, K*Dm)
+    block-diagonal weight (its CUDA path, on any device)."""
+    batch, length = low.shape[:2]
+    blocks = torch.block_diag(*weight.transpose(1, 2))
+    return (low.reshape(batch, length, -1) @ blocks).view(
+        batch, length, weight.shape[0], -1)
 
 
 @functools.lru_cache(maxsize=None)
@@ -91,8 +151,9 @@ def multi_order_scan(u,
     Args:
         u (Tensor): tokens in canonical (t, h, w) order, (B, Dm, L), shared
             by all orders.
-        delta (Tensor): per-order step sizes, canonical order,
-            (B, K, Dm, L).
+        delta (Tensor | LowRankDelta): per-order step sizes, canonical
+            order, (B, K, Dm, L), or their low-rank factors (the fused
+            route then keeps only those for the backward).
         A (Tensor): (K*Dm, N), float32; rows [k*Dm, (k+1)*Dm) for order k.
         B (Tensor): per-order input projections, canonical, (B, K, N, L).
         C (Tensor): per-order output projections, canonical, (B, K, N, L).
@@ -128,6 +189,8 @@ def multi_order_scan(u,
         return getattr(fused, _FUSED_FN)(u, delta, A, B, C, D, delta_bias,
                                          delta_softplus, **kwargs)
 
+    if isinstance(delta, LowRankDelta):
+        delta = delta.expand()
     # The fused kernel reads any strides (channels-last is its fast layout);
     # the gathers below want the token axis contiguous.
     u, delta, B, C = (x.contiguous() for x in (u, delta, B, C))
@@ -216,7 +279,9 @@ def _check_inputs(u, delta, A, B, C, D, delta_bias, names, grid):
     if len(grid) != 3 or grid[0] * grid[1] * grid[2] != length:
         raise ValueError(f'grid={tuple(grid)} must be (T, H, W) with '
                          f'T*H*W = L = {length}')
-    if tuple(delta.shape) != (batch, K, dim, length):
+    if isinstance(delta, LowRankDelta):
+        _check_low_rank(delta, batch, K, dim, length)
+    elif tuple(delta.shape) != (batch, K, dim, length):
         raise ValueError(f'delta must be ({batch}, {K}, {dim}, {length}), '
                          f'got {tuple(delta.shape)}')
     if A.dim() != 2 or A.shape[0] != K * dim:
@@ -231,3 +296,13 @@ def _check_inputs(u, delta, A, B, C, D, delta_bias, names, grid):
             raise ValueError(f'{name} must be ({K * dim},), got '
                              f'{tuple(t.shape)}')
     return tuple(int(v) for v in grid)
+
+
+def _check_low_rank(delta, batch, K, dim, length):
+    low, weight = delta
+    if low.dim() != 4 or tuple(low.shape[:3]) != (batch, length, K):
+        raise ValueError(f'delta.low must be ({batch}, {length}, {K}, R), '
+                         f'got {tuple(low.shape)}')
+    if tuple(weight.shape) != (K, dim, low.shape[3]):
+        raise ValueError(f'delta.weight must be ({K}, {dim}, '
+                         f'{low.shape[3]}), got {tuple(weight.shape)}')

@@ -30,6 +30,8 @@ from typing import Optional, Sequence, Tuple, Union
 
 import torch
 
+from .multi_scan import LowRankDelta
+
 try:  # Triton ships with CUDA builds of torch; stay importable without it.
     import triton
     _TRITON_ERROR = None
@@ -107,7 +109,10 @@ def _why_unsupported(u, delta, A, B, C, D, delta_bias, orders, grid, window,
     if not u.is_cuda and os.environ.get('TRITON_INTERPRET') != '1':
         return 'inputs are not on a CUDA device'
     floats = (torch.float32, torch.bfloat16, torch.float16)
-    for name, t in (('u', u), ('delta', delta), ('B', B), ('C', C)):
+    low_rank = isinstance(delta, LowRankDelta)
+    steps = ((('delta.low', delta.low), ('delta.weight', delta.weight))
+             if low_rank else (('delta', delta), ))
+    for name, t in (('u', u), *steps, ('B', B), ('C', C)):
         if t.dtype not in floats:
             return f'{name}.dtype={t.dtype} is not float32/bfloat16/float16'
         if t.device != u.device:
@@ -119,7 +124,12 @@ def _why_unsupported(u, delta, A, B, C, D, delta_bias, orders, grid, window,
     if not _are_pairs(names):
         return (f'orders={names!r} are not forward/reverse pairs '
                 '(f0, f1, .., f0_rev, f1_rev, ..)')
-    if u.dim() != 3 or delta.dim() != 4 or B.dim() != 4 or C.dim() != 4:
+    if low_rank and (delta.low.dim() != 4 or delta.weight.dim() != 3
+                     or delta.low.shape[3] != delta.weight.shape[2]):
+        return ('expected delta.low (B, L, K, R) and delta.weight '
+                f'(K, Dm, R), got {tuple(delta.low.shape)} and '
+                f'{tuple(delta.weight.shape)}')
+    if u.dim() != 3 or len(delta.shape) != 4 or B.dim() != 4 or C.dim() != 4:
         return 'expected u (B, Dm, L), delta (B, K, Dm, L), B/C (B, K, N, L)'
     bt, dm, seq = u.shape
     k = len(names)
@@ -170,13 +180,16 @@ def multi_order_scan_triton(u: torch.Tensor,
 
     Same result as the generic ``multi_order_scan`` (docs/design.md) without
     materialising any permuted copy.  Differentiable with respect to u,
-    delta, A, B, C, D and delta_bias.
+    delta (or its factors), A, B, C, D and delta_bias.
 
     Args:
         u (Tensor): (B, Dm, L) features in canonical (t, h, w) token order,
             shared by all K orders.
-        delta (Tensor): (B, K, Dm, L) per-order step sizes (before
-            ``delta_bias`` and softplus), canonical layout.
+        delta (Tensor | LowRankDelta): (B, K, Dm, L) per-order step sizes
+            (before ``delta_bias`` and softplus), canonical layout, or their
+            low-rank factors: then delta is expanded here, scanned, and
+            expanded again in the backward instead of being kept for it
+            (:class:`~.multi_scan.LowRankDelta`).
         A (Tensor): (K*Dm, N) state matrix (diagonal per channel), fp32.
         B (Tensor): (B, K, N, L) input projections, canonical layout.
         C (Tensor): (B, K, N, L) output projections, canonical layout.
@@ -216,7 +229,11 @@ def multi_order_scan_triton(u: torch.Tensor,
         perms = _perm_table(names[:npair], t, h, w, (wh, ww), unified_layout,
                             u.device)
     perms = perms.to(device=u.device, dtype=torch.int32).contiguous()
-    from .scan_triton_seq import MultiOrderScanSeq
+    from .scan_triton_seq import MultiOrderScanSeq, MultiOrderScanSeqLowRank
+    if isinstance(delta, LowRankDelta):
+        return MultiOrderScanSeqLowRank.apply(u, delta.low, delta.weight, A,
+                                              B, C, D, delta_bias,
+                                              delta_softplus, perms)
     return MultiOrderScanSeq.apply(u, delta, A, B, C, D, delta_bias,
                                    delta_softplus, perms)
 

@@ -939,136 +939,197 @@ def _channels_last(t):
     return t.permute(*perm).contiguous().permute(*inv)
 
 
+def _scan_forward(u, delta, A, B, C, D, delta_bias, softplus, perms, save):
+    """Forward launch(es); returns (out, tensors kept for the backward
+    (None unless ``save``), meta)."""
+    u, delta = _channels_last(u), _channels_last(delta)
+    bt, dm, seq = u.shape
+    k = delta.shape[1]
+    n_in = A.shape[1]
+    # tl.arange needs a power of two: extra states have A = 0 and B = 0,
+    # so they stay 0, add nothing to y and get no gradient.
+    n = max(triton.next_power_of_2(n_in), 2)
+    npair = k // 2
+    fcfg, bcfg = _launch_cfgs()
+    every = bcfg['CHUNK'] * bcfg['SEG']
+    if every % fcfg['CHUNK']:
+        raise ValueError(f'SEQ_BWD_CFG CHUNK*SEG={every} must be a '
+                         f'multiple of SEQ_FWD_CFG CHUNK={fcfg["CHUNK"]}')
+    split = bool(fcfg.get('SPLIT', False))
+    parts = _parts(bt * triton.cdiv(dm, fcfg['BLOCK_D']) * npair *
+                   (1 + split), triton.cdiv(seq, every))
+    # Checkpoint segments: a whole number per part; LP steps in all.
+    nseg = triton.cdiv(triton.cdiv(seq, every), parts) * parts
+    length_p = nseg * every
+    a_t = A.new_zeros(n, k * dm, dtype=torch.float32)
+    a_t[:n_in] = A.float().t()  # (N, K*Dm)
+    b_dtype, c_dtype = B.dtype, C.dtype
+    # Token-major fp32 copies: (B, K, L, N) memory, (B, K, N, L) view.
+    B, C = (_token_major(x, n) for x in (B, C))
+    # Channels-last output, (B, P, Dm, L) as a view; SPLIT: the two
+    # directions' outputs side by side, summed after the launch.
+    buf = torch.empty(bt, seq, 1 + split, npair, dm, dtype=u.dtype,
+                      device=u.device)
+    out = buf[:, :, 0].permute(0, 2, 3, 1)
+    ck = (torch.empty(bt, k, nseg, n, dm, dtype=torch.float32,
+                      device=u.device) if save else a_t)
+    dummy = a_t
+    grid = (triton.cdiv(dm, fcfg['BLOCK_D']), bt,
+            npair * parts * (1 + split))
+
+    def launch(local, h0, hend):
+        _seq_fwd_kernel[grid](
+            u, delta, B, C, a_t, D if D is not None else dummy,
+            delta_bias if delta_bias is not None else dummy, out, ck,
+            perms, h0, hend, sdt, dm, k * dm, seq, length_p, nseg, npair,
+            parts, length_p // parts // fcfg['CHUNK'],
+            *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
+            *_strides(out, (0, 1, 2, 3)),
+            N=n, BLOCK_D=fcfg['BLOCK_D'], CHUNK=fcfg['CHUNK'],
+            SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
+            HAS_BIAS=delta_bias is not None,
+            SOFTPLUS=_softplus_mode(softplus),
+            SAVE_CK=save, LOCAL=local,
+            PREFETCH=bool(fcfg.get('PREFETCH', False)), SPLIT=split,
+            **_masks(fcfg, dm, seq, length_p, n),
+            so_r=buf.stride(2) if split else 0, **_compile_opts(fcfg))
+
+    sdt = dummy
+    if parts > 1:
+        # Parts' end states from zero, chained, then the real pass.
+        hend = a_t.new_empty(bt, k, parts, n, dm)
+        sdt = a_t.new_empty(bt, k, parts, dm)
+        launch(True, dummy, hend)
+        launch(False, _chain(a_t, sdt, hend, reverse=False), dummy)
+    else:
+        launch(False, dummy, dummy)
+    if split:
+        out = torch.add(buf[:, :, 0], buf[:, :, 1]).permute(0, 2, 3, 1)
+        del buf
+    kept = ((u, delta, a_t, B, C, D, delta_bias, ck, perms, sdt)
+            if save else None)
+    meta = (bool(softplus), nseg, parts, bcfg, A.dtype, b_dtype, c_dtype,
+            n_in)
+    return out, kept, meta
+
+
+def _scan_backward(kept, meta, dout):
+    """Gradients of (u, delta, A, B, C, D, delta_bias) from what
+    :func:`_scan_forward` kept."""
+    u, delta, a_t, B, C, D, delta_bias, ck, perms, sdt = kept
+    (softplus, nseg, parts, cfg, a_dtype, b_dtype, c_dtype, n_in) = meta
+    dout = _channels_last(dout)
+    bt, dm, seq = u.shape
+    k = delta.shape[1]
+    n = a_t.shape[0]
+    dev = u.device
+    f32 = torch.float32
+    du = torch.zeros(bt, seq, dm, dtype=f32, device=dev).transpose(1, 2)
+    ddelta = torch.empty_like(delta)
+    db = torch.zeros(bt, k, seq, n, dtype=f32, device=dev).transpose(2, 3)
+    dc = torch.zeros_like(db)
+    da = torch.zeros(n, k * dm, dtype=f32, device=dev)
+    dd = torch.zeros(k * dm, dtype=f32, device=dev)
+    dbias = torch.zeros(k * dm, dtype=f32, device=dev)
+    grid = (triton.cdiv(dm, cfg['BLOCK_D']), bt, k * parts)
+    scr = torch.empty(grid[0] * bt * k * parts * cfg['SEG'] * n *
+                      cfg['BLOCK_D'], dtype=f32, device=dev)
+    dummy = a_t
+    length_p = nseg * cfg['CHUNK'] * cfg['SEG']
+    masks = _masks(cfg, dm, seq, length_p, n)
+    carry = dummy
+    if parts > 1:
+        local = a_t.new_empty(bt, k, parts, n, dm)
+        _seq_carry_kernel[grid](
+            delta, C, a_t, delta_bias if delta_bias is not None else
+            dummy, dout, perms, local, dm, k * dm, seq, length_p, k // 2,
+            parts, length_p // parts // cfg['CHUNK'],
+            *_strides(delta, (0, 1, 2, 3)), *_strides(dout, (0, 1, 2, 3)),
+            N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'],
+            HAS_BIAS=delta_bias is not None,
+            SOFTPLUS=_softplus_mode(softplus),
+            **masks, **_compile_opts(cfg))
+        carry = _chain(a_t, sdt, local, reverse=True)
+    _seq_bwd_kernel[grid](
+        u, delta, B, C, a_t, D if D is not None else dummy,
+        delta_bias if delta_bias is not None else dummy, dout, ck,
+        perms, scr, du, ddelta, db, dc, da, dd, dbias, carry, dm, k * dm,
+        seq, length_p, nseg, k // 2, parts, nseg // parts,
+        *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
+        *_strides(dout, (0, 1, 2, 3)), *_strides(ddelta, (0, 1, 2, 3)),
+        *_strides(du, (0, 1, 2)),
+        N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'], SEG=cfg['SEG'],
+        HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
+        SOFTPLUS=_softplus_mode(softplus),
+        PREFETCH=bool(cfg.get('PREFETCH', False)),
+        **masks, **_lane_sums(cfg, n), **_compile_opts(cfg))
+    return (du.to(u.dtype), ddelta, da[:n_in].t().to(a_dtype),
+            db[:, :, :n_in].to(b_dtype), dc[:, :, :n_in].to(c_dtype),
+            dd.to(D.dtype) if D is not None else None,
+            dbias.to(delta_bias.dtype) if delta_bias is not None else None)
+
+
+def _needs_save(ctx):
+    return any(ctx.needs_input_grad[:8])
+
+
 class MultiOrderScanSeq(torch.autograd.Function):
     """Autograd wrapper of the channel-per-lane kernels (any strides)."""
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, delta_bias, softplus, perms):
-        u, delta = _channels_last(u), _channels_last(delta)
-        bt, dm, seq = u.shape
-        k = delta.shape[1]
-        n_in = A.shape[1]
-        # tl.arange needs a power of two: extra states have A = 0 and B = 0,
-        # so they stay 0, add nothing to y and get no gradient.
-        n = max(triton.next_power_of_2(n_in), 2)
-        npair = k // 2
-        fcfg, bcfg = _launch_cfgs()
-        every = bcfg['CHUNK'] * bcfg['SEG']
-        if every % fcfg['CHUNK']:
-            raise ValueError(f'SEQ_BWD_CFG CHUNK*SEG={every} must be a '
-                             f'multiple of SEQ_FWD_CFG CHUNK={fcfg["CHUNK"]}')
-        save = ctx.needs_input_grad[0] or any(ctx.needs_input_grad[1:7])
-        split = bool(fcfg.get('SPLIT', False))
-        parts = _parts(bt * triton.cdiv(dm, fcfg['BLOCK_D']) * npair *
-                       (1 + split), triton.cdiv(seq, every))
-        # Checkpoint segments: a whole number per part; LP steps in all.
-        nseg = triton.cdiv(triton.cdiv(seq, every), parts) * parts
-        length_p = nseg * every
-        a_t = A.new_zeros(n, k * dm, dtype=torch.float32)
-        a_t[:n_in] = A.float().t()  # (N, K*Dm)
-        b_dtype, c_dtype = B.dtype, C.dtype
-        # Token-major fp32 copies: (B, K, L, N) memory, (B, K, N, L) view.
-        B, C = (_token_major(x, n) for x in (B, C))
-        # Channels-last output, (B, P, Dm, L) as a view; SPLIT: the two
-        # directions' outputs side by side, summed after the launch.
-        buf = torch.empty(bt, seq, 1 + split, npair, dm, dtype=u.dtype,
-                          device=u.device)
-        out = buf[:, :, 0].permute(0, 2, 3, 1)
-        ck = (torch.empty(bt, k, nseg, n, dm, dtype=torch.float32,
-                          device=u.device) if save else a_t)
-        dummy = a_t
-        grid = (triton.cdiv(dm, fcfg['BLOCK_D']), bt,
-                npair * parts * (1 + split))
-
-        def launch(local, h0, hend):
-            _seq_fwd_kernel[grid](
-                u, delta, B, C, a_t, D if D is not None else dummy,
-                delta_bias if delta_bias is not None else dummy, out, ck,
-                perms, h0, hend, sdt, dm, k * dm, seq, length_p, nseg, npair,
-                parts, length_p // parts // fcfg['CHUNK'],
-                *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
-                *_strides(out, (0, 1, 2, 3)),
-                N=n, BLOCK_D=fcfg['BLOCK_D'], CHUNK=fcfg['CHUNK'],
-                SEG=every // fcfg['CHUNK'], HAS_D=D is not None,
-                HAS_BIAS=delta_bias is not None,
-                SOFTPLUS=_softplus_mode(softplus),
-                SAVE_CK=save, LOCAL=local,
-                PREFETCH=bool(fcfg.get('PREFETCH', False)), SPLIT=split,
-                **_masks(fcfg, dm, seq, length_p, n),
-                so_r=buf.stride(2) if split else 0, **_compile_opts(fcfg))
-
-        sdt = dummy
-        if parts > 1:
-            # Parts' end states from zero, chained, then the real pass.
-            hend = a_t.new_empty(bt, k, parts, n, dm)
-            sdt = a_t.new_empty(bt, k, parts, dm)
-            launch(True, dummy, hend)
-            launch(False, _chain(a_t, sdt, hend, reverse=False), dummy)
-        else:
-            launch(False, dummy, dummy)
-        if split:
-            out = torch.add(buf[:, :, 0], buf[:, :, 1]).permute(0, 2, 3, 1)
-            del buf
-        if save:
-            ctx.save_for_backward(u, delta, a_t, B, C, D, delta_bias, ck,
-                                  perms, sdt)
-        ctx.meta = (bool(softplus), nseg, parts, bcfg, A.dtype, b_dtype,
-                    c_dtype, n_in)
+        out, kept, ctx.meta = _scan_forward(u, delta, A, B, C, D, delta_bias,
+                                            softplus, perms, _needs_save(ctx))
+        if kept is not None:
+            ctx.save_for_backward(*kept)
         return out
 
     @staticmethod
     def backward(ctx, dout):
-        (u, delta, a_t, B, C, D, delta_bias, ck, perms,
-         sdt) = ctx.saved_tensors
-        (softplus, nseg, parts, cfg, a_dtype, b_dtype, c_dtype,
-         n_in) = ctx.meta
-        dout = _channels_last(dout)
-        bt, dm, seq = u.shape
-        k = delta.shape[1]
-        n = a_t.shape[0]
-        dev = u.device
-        f32 = torch.float32
-        du = torch.zeros(bt, seq, dm, dtype=f32, device=dev).transpose(1, 2)
-        ddelta = torch.empty_like(delta)
-        db = torch.zeros(bt, k, seq, n, dtype=f32, device=dev).transpose(2, 3)
-        dc = torch.zeros_like(db)
-        da = torch.zeros(n, k * dm, dtype=f32, device=dev)
-        dd = torch.zeros(k * dm, dtype=f32, device=dev)
-        dbias = torch.zeros(k * dm, dtype=f32, device=dev)
-        grid = (triton.cdiv(dm, cfg['BLOCK_D']), bt, k * parts)
-        scr = torch.empty(grid[0] * bt * k * parts * cfg['SEG'] * n *
-                          cfg['BLOCK_D'], dtype=f32, device=dev)
-        dummy = a_t
-        length_p = nseg * cfg['CHUNK'] * cfg['SEG']
-        masks = _masks(cfg, dm, seq, length_p, n)
-        carry = dummy
-        if parts > 1:
-            local = a_t.new_empty(bt, k, parts, n, dm)
-            _seq_carry_kernel[grid](
-                delta, C, a_t, delta_bias if delta_bias is not None else
-                dummy, dout, perms, local, dm, k * dm, seq, length_p, k // 2,
-                parts, length_p // parts // cfg['CHUNK'],
-                *_strides(delta, (0, 1, 2, 3)), *_strides(dout, (0, 1, 2, 3)),
-                N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'],
-                HAS_BIAS=delta_bias is not None,
-                SOFTPLUS=_softplus_mode(softplus),
-                **masks, **_compile_opts(cfg))
-            carry = _chain(a_t, sdt, local, reverse=True)
-        _seq_bwd_kernel[grid](
-            u, delta, B, C, a_t, D if D is not None else dummy,
-            delta_bias if delta_bias is not None else dummy, dout, ck,
-            perms, scr, du, ddelta, db, dc, da, dd, dbias, carry, dm, k * dm,
-            seq, length_p, nseg, k // 2, parts, nseg // parts,
-            *_strides(u, (0, 1, 2)), *_strides(delta, (0, 1, 2, 3)),
-            *_strides(dout, (0, 1, 2, 3)), *_strides(ddelta, (0, 1, 2, 3)),
-            *_strides(du, (0, 1, 2)),
-            N=n, BLOCK_D=cfg['BLOCK_D'], CHUNK=cfg['CHUNK'], SEG=cfg['SEG'],
-            HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=_softplus_mode(softplus),
-            PREFETCH=bool(cfg.get('PREFETCH', False)),
-            **masks, **_lane_sums(cfg, n), **_compile_opts(cfg))
-        return (du.to(u.dtype), ddelta, da[:n_in].t().to(a_dtype),
-                db[:, :, :n_in].to(b_dtype), dc[:, :, :n_in].to(c_dtype),
-                dd.to(D.dtype) if D is not None else None,
-                dbias.to(delta_bias.dtype) if delta_bias is not None else None,
-                None, None)
+        return _scan_backward(ctx.saved_tensors, ctx.meta,
+                              dout) + (None, None)
+
+
+class MultiOrderScanSeqLowRank(torch.autograd.Function):
+    """:class:`MultiOrderScanSeq` with delta given by its low-rank factors
+    (``multi_scan.LowRankDelta``): delta is expanded for the forward
+    launch, freed, and expanded again for the backward one, so what is kept
+    is ``low`` (B, L, K, R) instead of delta (B, K, Dm, L), R / Dm of its
+    size.  The expansion runs under the forward's autocast state both times
+    (same values); its gradient is autograd's of that expansion."""
+
+    @staticmethod
+    def forward(ctx, u, low, weight, A, B, C, D, delta_bias, softplus, perms):
+        from .multi_scan import expand_low_rank
+        kind = u.device.type
+        ctx.amp = (torch.is_autocast_enabled(kind),
+                   torch.get_autocast_dtype(kind))
+        # One token-major copy, for the expansion and for the backward
+        # (a view of the x projection would keep all of it alive).
+        low = low.contiguous()
+        delta = expand_low_rank(low, weight).permute(0, 2, 3, 1)
+        out, kept, ctx.meta = _scan_forward(u, delta, A, B, C, D, delta_bias,
+                                            softplus, perms, _needs_save(ctx))
+        del delta
+        if kept is not None:
+            ctx.save_for_backward(kept[0], low, weight, *kept[2:])
+        return out
+
+    @staticmethod
+    def backward(ctx, dout):
+        from .multi_scan import expand_low_rank
+        u, low, weight, *rest = ctx.saved_tensors
+        enabled, dtype = ctx.amp
+        with torch.enable_grad(), torch.autocast(
+                u.device.type, dtype=dtype, enabled=enabled):
+            low_ = low.detach().requires_grad_(ctx.needs_input_grad[1])
+            weight_ = weight.detach().requires_grad_(ctx.needs_input_grad[2])
+            delta = expand_low_rank(low_, weight_).permute(0, 2, 3, 1)
+        du, ddelta, *grads = _scan_backward((u, delta.detach(), *rest),
+                                            ctx.meta, dout)
+        wants = [t for t in (low_, weight_) if t.requires_grad]
+        found = iter(torch.autograd.grad(delta, wants, ddelta)
+                     if wants else ())
+        dlow = next(found) if low_.requires_grad else None
+        dweight = next(found) if weight_.requires_grad else None
+        return (du, dlow, dweight, *grads, None, None)

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from mmpose_stmamba.ops import get_orders, multi_order_scan
+from mmpose_stmamba.ops import LowRankDelta, get_orders, multi_order_scan
 from mmpose_stmamba.ops import multi_scan as multi_scan_module
 from ._reference import multi_order_reference
 from .test_selective_scan import _close
@@ -53,6 +53,32 @@ def test_matches_per_order_reference(backend, orders, window, layout):
                                  [inputs[n] for n in names])
     for name, g, rg in zip(names, grads, rgrads):
         _close(g, rg, 1e-5, f'grad {name}')
+
+
+def test_low_rank_delta_on_the_generic_route():
+    """Delta's factors, expanded by the op: the values and gradients of the
+    delta the caller would have expanded."""
+    g = torch.Generator().manual_seed(3)
+    inputs = make_inputs(6)
+    del inputs['delta']
+    low = torch.randn(2, 24, 6, 2, generator=g).requires_grad_()
+    weight = torch.randn(6, 3, 2, generator=g).requires_grad_()
+    kw = dict(orders='sts6d', grid=(2, 3, 4), backend='torch')
+    y = multi_order_scan(delta=LowRankDelta(low, weight), **inputs, **kw)
+    delta = torch.einsum('blkr,kdr->bkdl', low, weight)
+    assert LowRankDelta(low, weight).shape == delta.shape
+    ref = multi_order_scan(delta=delta, **inputs, **kw)
+    _close(y, ref, 1e-6, 'output')
+    gy = torch.randn_like(ref)
+    for a, b in zip(torch.autograd.grad((y * gy).sum(), (low, weight)),
+                    torch.autograd.grad((ref * gy).sum(), (low, weight))):
+        _close(a, b, 1e-5, 'grad')
+    with pytest.raises(ValueError, match='^delta.weight must'):
+        multi_order_scan(delta=LowRankDelta(low, weight[:, :2]), **inputs,
+                         **kw)
+    with pytest.raises(ValueError, match='^delta.low must'):
+        multi_order_scan(delta=LowRankDelta(low[:, :5], weight), **inputs,
+                         **kw)
 
 
 def test_cpu_auto_never_consults_the_fused_backend(monkeypatch):

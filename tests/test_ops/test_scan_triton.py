@@ -86,8 +86,10 @@ def _channels_last(key, t):
 
 def make_inputs(batch, dm, n, grid, k, dtype, device, seed,
                 with_d=True, with_bias=True, softplus=True,
-                channels_last=False):
-    """Random inputs of the contract (delta is pre-softplus)."""
+                channels_last=False, rank=None):
+    """Random inputs of the contract (delta is pre-softplus); with
+    ``rank``, delta's low-rank factors ``low`` (B, L, K, R) and ``weight``
+    (K, Dm, R) instead of ``delta``."""
     gen = torch.Generator().manual_seed(seed)
     length = math.prod(grid)
 
@@ -104,12 +106,16 @@ def make_inputs(batch, dm, n, grid, k, dtype, device, seed,
     if not softplus:  # without softplus the step sizes must be positive
         inputs['delta'] = inputs['delta'].abs() * 0.2
         inputs['delta_bias'] = None
+    if rank:
+        del inputs['delta']
+        inputs['low'] = rnd(batch, length, k, rank, scale=0.5)
+        inputs['weight'] = rnd(k, dm, rank, scale=rank**-0.5)
     out = {}
     for key, t in inputs.items():
         if t is None:
             out[key] = None
             continue
-        t = t if key in ('A', 'D', 'delta_bias') else t.to(dtype)
+        t = t if key in ('A', 'D', 'delta_bias', 'weight') else t.to(dtype)
         t = t.to(device)
         if channels_last:
             t = _channels_last(key, t)
@@ -117,18 +123,25 @@ def make_inputs(batch, dm, n, grid, k, dtype, device, seed,
     return out
 
 
+def _delta(x):
+    """The inputs' delta, or its factors as a LowRankDelta."""
+    from mmpose_stmamba.ops import LowRankDelta
+    return x['delta'] if 'delta' in x else LowRankDelta(x['low'],
+                                                        x['weight'])
+
+
 def check_against_reference(orders, grid, window, layout, dm, n, dtype,
                             device, batch=2, softplus=True, seed=0,
                             with_d=True, with_bias=True,
-                            channels_last=False):
+                            channels_last=False, rank=None):
     """Max relative errors {output, grad name: err} of the fused op."""
     from mmpose_stmamba.ops.scan_triton import multi_order_scan_triton
     names = normalize_orders(orders)
     k = len(names)
     x = make_inputs(batch, dm, n, grid, k, dtype, device, seed, with_d,
-                    with_bias, softplus, channels_last)
+                    with_bias, softplus, channels_last, rank)
     out = multi_order_scan_triton(
-        x['u'], x['delta'], x['A'], x['B'], x['C'], x['D'],
+        x['u'], _delta(x), x['A'], x['B'], x['C'], x['D'],
         x['delta_bias'], softplus, orders=orders, grid=grid, window=window,
         unified_layout=layout)
     weight = torch.randn(out.shape, generator=torch.Generator()
@@ -138,8 +151,11 @@ def check_against_reference(orders, grid, window, layout, dm, n, dtype,
                     t.detach().cpu().double().requires_grad_(True))
               for key, t in x.items()}
     perms = [order_permutation(nm, *grid, window, layout) for nm in names]
+    delta = _delta(ref_in)
+    if rank:
+        delta = torch.einsum('blkr,kdr->bkdl', *delta)
     ref = multi_order_reference(
-        ref_in['u'], ref_in['delta'], ref_in['A'], ref_in['B'], ref_in['C'],
+        ref_in['u'], delta, ref_in['A'], ref_in['B'], ref_in['C'],
         ref_in['D'], ref_in['delta_bias'], softplus, perms)
     (ref * weight.cpu().double()).sum().backward()
     errs = {'out': _rel(out.detach().cpu(), ref.detach())}
@@ -189,6 +205,9 @@ INTERPRETER_CASES = [
     ('sts6d, dB/dC reduce-scattered together, N=16',
      dict(_SMALL, bwd=dict(_SMALL['bwd'], BLOCK_D=32)),
      dict(args=('sts6d', (2, 2, 3), (8, 6), 'wide_rows', 40, 16), seed=45)),
+    # delta as low-rank factors, expanded again in the backward
+    ('sts6d, low-rank delta, 2 parts', dict(_SMALL, parts=2),
+     dict(args=SMALL_CASES[0], seed=48, channels_last=True, rank=2)),
     ('wsts, dB/dC reduce-scattered together, N=20',
      dict(_SMALL, bwd=dict(_SMALL['bwd'], BLOCK_D=32), parts=2),
      dict(args=('wsts', (2, 4, 6), (2, 3), 'wide_rows', 32, 20), seed=46,
@@ -346,6 +365,38 @@ def test_gpu_matches_generic_torch_backend(orders, parts, monkeypatch):
     assert _rel(y['triton'], y['torch'].double()) < 1e-4
     for key, g in grads['torch'].items():
         assert _rel(grads['triton'][key], g.double()) < 1e-4, key
+
+
+@pytest.mark.gpu
+@gpu
+@pytest.mark.parametrize('amp', [False, True])
+def test_gpu_low_rank_delta_matches_the_expanded_one(amp):
+    """Delta as factors (kept, expanded again in the backward) against the
+    same delta expanded by the caller: the forward is the same launch on
+    the same values; the gradients differ only by the kernels' atomics."""
+    from mmpose_stmamba.ops import LowRankDelta
+    from mmpose_stmamba.ops.scan_triton import multi_order_scan_triton
+    grid = (5, 16, 12)
+    x = make_inputs(2, 96, 16, grid, 6, torch.float32, 'cuda', 5, rank=6)
+    runs = []
+    for factors in (True, False):
+        for t in x.values():
+            if t is not None:
+                t.grad = None
+        with torch.autocast('cuda', dtype=torch.bfloat16, enabled=amp):
+            delta = LowRankDelta(x['low'], x['weight'])
+            out = multi_order_scan_triton(
+                x['u'], delta if factors else delta.expand(), x['A'],
+                x['B'], x['C'], x['D'], x['delta_bias'], True,
+                orders='sts6d', grid=grid)
+        out.float().square().sum().backward()
+        runs.append((out.detach(), {key: t.grad.clone() for key, t in
+                                    x.items() if t is not None}))
+    (out_f, grads_f), (out_e, grads_e) = runs
+    assert torch.equal(out_f, out_e)
+    for key, g in grads_e.items():
+        assert grads_f[key].dtype == g.dtype, key
+        assert _rel(grads_f[key], g.double()) < 1e-3, key
 
 
 @pytest.mark.gpu

@@ -24,7 +24,9 @@ cannot see inside them:
 
 During the count those two modules return zeros of the right shape, tied
 to their inputs so that the layers feeding them stay in the traced graph;
-the trace neither runs the CPU scan nor counts its internals twice.
+the trace neither runs the CPU scan nor counts its internals twice.  A
+Delta handed to the scan as low-rank factors (``ops.LowRankDelta``) is
+expanded by the stand-in, in the trace.
 """
 import argparse
 import json
@@ -63,11 +65,16 @@ def _count_analytically(model):
     adds the module's analytic FLOPs to a counter and returns zeros."""
     from mmpose_stmamba.models.layers import (ModulatedDeformSampler,
                                               MultiOrderScan)
+    from mmpose_stmamba.ops import LowRankDelta
     counter = [0]
     for module in model.modules():
         if isinstance(module, (MultiOrderScan, ModulatedDeformSampler)):
 
             def stand_in(*args, _m=module):
+                # a low-rank Delta is expanded here, so that its projection
+                # is traced like any layer
+                args = [a.expand() if isinstance(a, LowRankDelta) else a
+                        for a in args]
                 counter[0] += int(_m.flops(*args))
                 # keep every input alive in the traced graph: an output
                 # that ignored them would let the tracer drop the layers

@@ -30,10 +30,9 @@ def main():
     parser.add_argument('--by-op', action='store_true',
                         help='attribute device time to the aten ops (with '
                         'input shapes) that launched it, not to kernels')
-    parser.add_argument('--stmm-impl', default=None,
-                        help="STMM sampler (e.g. 'auto'; default: config's)")
+    benchmark.add_block_arguments(parser)
     args = parser.parse_args()
-    benchmark.STMM_IMPL = args.stmm_impl
+    benchmark.set_block_arguments(args)
     enter_package()
     from mmpose_stmamba.models.necks.gsm_block import GSMBlock
     t, h, w = (int(v) for v in args.grid.split(','))

@@ -116,19 +116,12 @@ def main(argv=None):
     parser.add_argument('--width', type=int, default=192)
     parser.add_argument('--grid', default='5,64,48', help='T,H,W')
     parser.add_argument('--backend', default='auto', help='scan backend')
-    parser.add_argument('--stmm-impl', default=None,
-                        help="STMM sampler (e.g. 'auto'; default: config's)")
-    parser.add_argument('--gate-cp', action='store_true',
-                        help='GSM block with gate_cp (recomputed gate)')
-    parser.add_argument('--gate-impl', choices=('torch', 'triton', 'auto'),
-                        help="the gate's LayerNorm -> SiLU -> product "
-                        "(default: the config's)")
+    benchmark.add_block_arguments(parser)
     parser.add_argument('--depth', type=int, default=2,
                         help='dotted parts of the module names kept')
     parser.add_argument('--device', default='cuda')
     args = parser.parse_args(argv)
-    benchmark.STMM_IMPL, benchmark.GATE_CP = args.stmm_impl, args.gate_cp
-    benchmark.GATE_IMPL = args.gate_impl
+    benchmark.set_block_arguments(args)
     enter_package()
     grid = tuple(int(v) for v in args.grid.split(','))
     cuda = args.device == 'cuda'

@@ -122,14 +122,11 @@ def main(argv=None):
     parser.add_argument('--top', type=int, default=25)
     parser.add_argument('--no-grad', action='store_true',
                         help='one inference forward instead of fwd+bwd')
-    parser.add_argument('--stmm-impl', default='auto')
-    parser.add_argument('--gate-impl', choices=('torch', 'triton', 'auto'),
-                        help="the gate's LayerNorm -> SiLU -> product")
+    benchmark.add_block_arguments(parser)
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         raise SystemExit('profile_overhead.py needs a CUDA device')
-    benchmark.STMM_IMPL = args.stmm_impl
-    benchmark.GATE_IMPL = args.gate_impl
+    benchmark.set_block_arguments(args)
     enter_package()
     grid = tuple(int(v) for v in args.grid.split(','))
     neck, x = build_neck(grid, args.batch, 'cuda')

@@ -53,6 +53,7 @@ from .depthwise import depthwise_cl
 from .fused import require_fused, takes_fused
 
 IMPLS = ('grid_sample', 'torchvision', 'triton', 'auto')
+CP_MODES = (False, True, 'sampling', 'all')
 
 
 class ModulatedDeformSampler(nn.Module):
@@ -265,10 +266,15 @@ class DeformableAggregation(nn.Module):
         groups (int): Channel groups sharing offsets/masks. Defaults to 4.
         impl (str): 'grid_sample', 'torchvision', 'triton' or 'auto' (see
             :class:`ModulatedDeformSampler`). Defaults to 'grid_sample'.
-        with_cp (bool): Recompute the sampling in the backward pass
-            instead of keeping the (points x channels) samples, trading
-            time for memory (as MMPose backbones' ``with_cp``).
-            Defaults to False.
+        with_cp (bool | str): Recompute in the backward pass instead of
+            keeping activations, trading time for memory (as MMPose
+            backbones' ``with_cp``): ``'sampling'`` (or True) the sampling
+            only, which saves the (points x channels) samples of the
+            ``'grid_sample'`` route and little else; ``'all'`` the whole
+            aggregation (offset head, sampling, projection), which keeps
+            only x and the guide (at GLSMamba-B's GSM block, batch 32, the
+            two modulators keep 1.8 GB otherwise: docs/benchmark.md, run
+            30).  Same outputs and gradients. Defaults to False.
     """
 
     def __init__(self,
@@ -279,7 +285,10 @@ class DeformableAggregation(nn.Module):
                  impl: str = 'grid_sample',
                  with_cp: bool = False):
         super().__init__()
-        self.with_cp = with_cp
+        if with_cp not in CP_MODES:
+            raise ValueError(f'with_cp must be one of {CP_MODES}, got '
+                             f'{with_cp!r}')
+        self.with_cp = 'sampling' if with_cp is True else with_cp
         self.sampler = ModulatedDeformSampler(channels, frame_taps,
                                               kernel_size, groups, impl)
         taps, P = len(frame_taps), kernel_size**2
@@ -320,6 +329,12 @@ class DeformableAggregation(nn.Module):
         Returns:
             Tensor: (B, C, T, H, W).
         """
+        if self.with_cp == 'all' and torch.is_grad_enabled():
+            return checkpoint(self._aggregate, x, guide, use_reentrant=False)
+        return self._aggregate(x, guide)
+
+    def _aggregate(self, x: torch.Tensor,
+                   guide: torch.Tensor) -> torch.Tensor:
         B, _, T, H, W = x.shape
         G, taps, P = self._shape
         fused = self.channels_last(x)
@@ -334,7 +349,7 @@ class DeformableAggregation(nn.Module):
             pred = self.offset_pw(self.offset_dw(x + guide))
             pred = pred.view(B, G, taps, P, 3, T, H, W)
         offsets, masks = pred[:, :, :, :, :2], pred[:, :, :, :, 2].sigmoid()
-        if self.with_cp and torch.is_grad_enabled():
+        if self.with_cp == 'sampling' and torch.is_grad_enabled():
             sampled = checkpoint(
                 self.sampler, x, offsets, masks, use_reentrant=False)
         else:

@@ -27,16 +27,8 @@ from typing import Sequence, Tuple
 import torch
 import torch.nn as nn
 
-from mmpose_stmamba.ops import multi_order_scan, selective_scan_flops
-
-
-def block_diagonal_delta(dt_low: torch.Tensor,
-                         weight: torch.Tensor) -> torch.Tensor:
-    """einsum('blkr,kdr->blkd', dt_low, weight) as one matmul with the
-    (K*R, K*Dm) block-diagonal weight (see ``MultiOrderSSM._delta``)."""
-    B, L, K, _ = dt_low.shape
-    blocks = torch.block_diag(*weight.transpose(1, 2))
-    return (dt_low.reshape(B, L, -1) @ blocks).view(B, L, K, -1)
+from mmpose_stmamba.ops import (LowRankDelta, multi_order_scan,
+                                selective_scan_flops)
 
 
 class MultiOrderScan(nn.Module):
@@ -117,6 +109,13 @@ class MultiOrderSSM(nn.Module):
         backend (str): Scan backend. Defaults to 'auto'.
         dt_min (float): Smallest initial step. Defaults to 1e-3.
         dt_max (float): Largest initial step. Defaults to 0.1.
+        delta_recompute (bool): Hand the scan Delta's low-rank factors
+            (:class:`~mmpose_stmamba.ops.LowRankDelta`) instead of the
+            (B, K, Dm, L) tensor: the fused scan then keeps R / Dm of it
+            for the backward and expands it again there (same values; at
+            GLSMamba-B's GSM block, batch 32, 1.1 GB less kept for one
+            more small matmul, docs/benchmark.md run 30).  The generic
+            route expands it once either way. Defaults to True.
     """
 
     def __init__(self,
@@ -128,8 +127,10 @@ class MultiOrderSSM(nn.Module):
                  unified_layout: str = 'wide_rows',
                  backend: str = 'auto',
                  dt_min: float = 1e-3,
-                 dt_max: float = 0.1):
+                 dt_max: float = 0.1,
+                 delta_recompute: bool = True):
         super().__init__()
+        self.delta_recompute = delta_recompute
         K = len(orders)
         if K == 0 or K % 2:
             raise ValueError(f'orders must be forward/reversed pairs, '
@@ -159,22 +160,6 @@ class MultiOrderSSM(nn.Module):
             torch.log(A).repeat(K * channels, 1))  # (K * Dm, N)
         self.D = nn.Parameter(torch.ones(K * channels))
 
-    def _delta(self, dt_low: torch.Tensor) -> torch.Tensor:
-        """(B, L, K, R) -> (B, L, K, Dm): each order's Delta projection.
-
-        On CUDA all K as one (B*L, K*R) x (K*R, K*Dm) product with the
-        block-diagonal weight (K times the multiply-adds, a few GFLOP at
-        the GSM block's size): the per-order einsum runs a batched matmul
-        whose inner size R (12 at Dm 192) the tensor cores take unaligned,
-        9.8 ms fwd+bwd against 3.2 (H200, B 32, L 15,360, Dm 192;
-        docs/benchmark.md, run 16).  Elsewhere the einsum, which does not
-        multiply the zeros (and is what the FLOP count traces).
-        """
-        if not dt_low.is_cuda:
-            return torch.einsum('blkr,kdr->blkd', dt_low,
-                                self.dt_proj_weight)
-        return block_diagonal_delta(dt_low, self.dt_proj_weight)
-
     def forward(self, u: torch.Tensor) -> torch.Tensor:
         """Scan the clip along every order.
 
@@ -194,10 +179,14 @@ class MultiOrderSSM(nn.Module):
         # own contiguous copies.
         x_dbl = torch.einsum('bld,kcd->blkc', tokens, self.x_proj_weight)
         dt_low, Bs, Cs = x_dbl.split([R, N, N], dim=3)
-        delta = self._delta(dt_low)
+        # Delta (B, K, Dm, L) = dt_low x dt_proj per order
+        # (ops.expand_low_rank), here or inside the scan.
+        delta = LowRankDelta(dt_low, self.dt_proj_weight)
+        if not self.delta_recompute:
+            delta = delta.expand()
         y = self.scan(
             tokens.transpose(1, 2),  # (B, Dm, L)
-            delta.permute(0, 2, 3, 1),  # (B, K, Dm, L)
+            delta,
             -torch.exp(self.A_log.float()),  # (K * Dm, N)
             Bs.permute(0, 2, 3, 1),  # (B, K, N, L)
             Cs.permute(0, 2, 3, 1),

@@ -61,8 +61,10 @@ class STMMerge(nn.Module):
             :class:`~.deformable_aggregation.ModulatedDeformSampler`.
             Defaults to 'grid_sample'.
         groups (int): Channel groups sharing offsets. Defaults to 4.
-        with_cp (bool): Recompute the deformable sampling in backward
-            (saves memory). Defaults to False.
+        with_cp (bool | str): Recompute the modulators in the backward
+            pass: ``'sampling'`` (or True) their sampling, ``'all'`` the
+            whole of each (:class:`DeformableAggregation`).
+            Defaults to False.
     """
 
     def __init__(self,
@@ -73,7 +75,7 @@ class STMMerge(nn.Module):
                  temporal_cfg: Optional[dict] = None,
                  impl: str = 'grid_sample',
                  groups: int = 4,
-                 with_cp: bool = False):
+                 with_cp=False):
         super().__init__()
         if merge not in MERGES:
             raise ValueError(f'merge must be one of {MERGES}, got {merge!r}')

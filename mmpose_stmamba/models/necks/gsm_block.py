@@ -41,7 +41,8 @@ class GSMBlock(SpaceTimeMambaBlock):
         channel_attention (bool): Use sequential channel attention.
             Defaults to True.
         stmm_cfg (dict, optional): Extra :class:`STMMerge` arguments
-            (``impl``, ``groups``, ``spatial_cfg``, ``temporal_cfg``).
+            (``impl``, ``groups``, ``spatial_cfg``, ``temporal_cfg``,
+            ``with_cp``).
         gate_kernel (int): Gate depthwise kernel. Defaults to 3.
         drop_path (float): Stochastic depth. Defaults to 0.
         unified_layout (str): Panorama layout of the unified scan
@@ -55,6 +56,9 @@ class GSMBlock(SpaceTimeMambaBlock):
         gate_impl (str): The gate's LayerNorm, SiLU and product, 'torch',
             'triton' or 'auto' (fused on CUDA): :class:`GateStream`.
             Defaults to 'auto'.
+        delta_recompute (bool): Hand the scan Delta's low-rank factors, so
+            that the fused scan keeps those instead of Delta for the
+            backward (:class:`~..layers.MultiOrderSSM`). Defaults to True.
     """
 
     def __init__(self,
@@ -75,7 +79,8 @@ class GSMBlock(SpaceTimeMambaBlock):
                  scan_backend: str = 'auto',
                  conv_impl: str = 'auto',
                  gate_cp: bool = False,
-                 gate_impl: str = 'auto'):
+                 gate_impl: str = 'auto',
+                 delta_recompute: bool = True):
         super().__init__(channels, expansion, ffn_ratio, gate_kernel,
                          drop_path, conv_impl, gate_cp, gate_impl)
         scans = self._check_scans(scans)
@@ -90,7 +95,8 @@ class GSMBlock(SpaceTimeMambaBlock):
             d_state,
             dt_rank,
             unified_layout=unified_layout,
-            backend=scan_backend)
+            backend=scan_backend,
+            delta_recompute=delta_recompute)
         self.merge = STMMerge(inner, scans, merge, **(stmm_cfg or {}))
 
     @staticmethod

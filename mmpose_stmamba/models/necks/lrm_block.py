@@ -43,6 +43,9 @@ class LRMBlock(SpaceTimeMambaBlock):
         gate_impl (str): The gate's LayerNorm, SiLU and product, 'torch',
             'triton' or 'auto' (fused on CUDA): :class:`GateStream`.
             Defaults to 'auto'.
+        delta_recompute (bool): Hand the scan Delta's low-rank factors, so
+            that the fused scan keeps those instead of Delta for the
+            backward (:class:`~..layers.MultiOrderSSM`). Defaults to True.
     """
 
     def __init__(self,
@@ -57,7 +60,8 @@ class LRMBlock(SpaceTimeMambaBlock):
                  scan_backend: str = 'auto',
                  conv_impl: str = 'auto',
                  gate_cp: bool = False,
-                 gate_impl: str = 'auto'):
+                 gate_impl: str = 'auto',
+                 delta_recompute: bool = True):
         super().__init__(channels, expansion, ffn_ratio, gate_kernel,
                          drop_path, conv_impl, gate_cp, gate_impl)
         if len(window) != 2 or min(window) < 1:
@@ -69,5 +73,6 @@ class LRMBlock(SpaceTimeMambaBlock):
             d_state,
             dt_rank,
             window=tuple(window),
-            backend=scan_backend)
+            backend=scan_backend,
+            delta_recompute=delta_recompute)
         self.merge = STMMerge(inner, ('window', ), merge='sum')

@@ -105,18 +105,39 @@ def test_bad_arguments():
         ModulatedDeformSampler(6, (0, ), 3, 4, 'grid_sample')
 
 
-def test_with_cp_gives_the_same_gradients():
+@pytest.mark.parametrize('with_cp', [True, 'sampling', 'all'])
+def test_with_cp_gives_the_same_gradients(with_cp):
     torch.manual_seed(0)
-    plain = DeformableAggregation(8, groups=2)
+    plain = DeformableAggregation(8, frame_taps=(-1, 0, 1), groups=2)
     with torch.no_grad():
         plain.offset_pw.weight.normal_(std=0.1)
-    cp = DeformableAggregation(8, groups=2, with_cp=True)
+    cp = DeformableAggregation(8, frame_taps=(-1, 0, 1), groups=2,
+                               with_cp=with_cp)
     cp.load_state_dict(plain.state_dict())
-    x = torch.randn(1, 8, 2, 4, 5)
+    x = torch.randn(1, 8, 3, 4, 5)
+    guide = torch.randn(1, 8, 3, 4, 5)
     outs = []
     for module in (plain, cp):
-        xi = x.clone().requires_grad_()
-        module(xi, xi).square().sum().backward()
-        outs.append((xi.grad, module.offset_pw.weight.grad))
-    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-6)
-    assert torch.allclose(outs[0][1], outs[1][1], atol=1e-6)
+        xi, gi = (t.clone().requires_grad_() for t in (x, guide))
+        out = module(xi, gi)
+        out.square().sum().backward()
+        outs.append((out.detach(), xi.grad, gi.grad,
+                     *(p.grad for p in module.parameters())))
+    for a, b in zip(*outs):
+        assert torch.allclose(a, b, atol=1e-6)
+
+
+def test_with_cp_all_keeps_only_the_inputs():
+    """'all': nothing of the aggregation is kept for the backward but its
+    inputs and parameters."""
+    module = DeformableAggregation(8, groups=2, with_cp='all')
+    x, guide = (torch.randn(1, 8, 2, 4, 5, requires_grad=True)
+                for _ in range(2))
+    kept = []
+    with torch.autograd.graph.saved_tensors_hooks(
+            lambda t: kept.append(t.numel()) or t, lambda t: t):
+        module(x, guide)
+    assert sum(kept) <= 2 * x.numel() + sum(
+        p.numel() for p in module.parameters())
+    with pytest.raises(ValueError, match='with_cp'):
+        DeformableAggregation(8, groups=2, with_cp='offsets')

@@ -56,14 +56,14 @@ def test_all_parameters_get_gradients():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
 
 
-def test_block_diagonal_delta_is_the_einsum():
+def test_block_diagonal_product_is_the_einsum():
     """The CUDA path's one-matmul Delta projection, gradients included."""
-    from mmpose_stmamba.models.layers.ssm_mixer import block_diagonal_delta
+    from mmpose_stmamba.ops.multi_scan import block_diagonal_product
     torch.manual_seed(0)
     dt_low = torch.randn(2, 7, 6, 3, requires_grad=True)
     weight = torch.randn(6, 5, 3, requires_grad=True)
     ref = torch.einsum('blkr,kdr->blkd', dt_low, weight)
-    ours = block_diagonal_delta(dt_low, weight)
+    ours = block_diagonal_product(dt_low, weight)
     assert ours.shape == ref.shape
     assert torch.allclose(ours, ref, atol=1e-6)
     grad = torch.randn_like(ref)
@@ -73,6 +73,23 @@ def test_block_diagonal_delta_is_the_einsum():
         assert torch.allclose(a, b, atol=1e-5)
     # a strided dt_low (the split of the x projection's output)
     wide = torch.randn(2, 7, 6, 9)
-    assert torch.allclose(block_diagonal_delta(wide[..., :3], weight),
+    assert torch.allclose(block_diagonal_product(wide[..., :3], weight),
                           torch.einsum('blkr,kdr->blkd', wide[..., :3],
                                        weight), atol=1e-6)
+
+
+def test_delta_recompute_gives_the_same_values_and_gradients():
+    """Delta handed to the scan as its low-rank factors (the default) or
+    expanded in the mixer: same outputs and parameter gradients."""
+    torch.manual_seed(0)
+    mixers = [MultiOrderSSM(8, STS6D_ORDERS, d_state=4, dt_rank=2,
+                            delta_recompute=flag) for flag in (True, False)]
+    mixers[1].load_state_dict(mixers[0].state_dict())
+    u = torch.randn(2, 2, 3, 4, 8)
+    outs = [m(u) for m in mixers]
+    assert torch.equal(outs[0], outs[1])
+    for out in outs:
+        out.square().sum().backward()
+    for (name, a), b in zip(mixers[0].named_parameters(),
+                            mixers[1].parameters()):
+        assert torch.allclose(a.grad, b.grad, atol=1e-6), name

@@ -31,6 +31,7 @@ def test_gsm_block_default_is_sts6d_with_stmm():
     dict(expansion=2., d_state=4, dt_rank=3, ffn_ratio=1., se_reduction=4.),
     dict(stmm_cfg=dict(impl='torchvision', groups=2)),
     dict(stmm_cfg=dict(with_cp=True)),
+    dict(stmm_cfg=dict(with_cp='all'), delta_recompute=False),
     dict(unified_layout='wide_cols', gate_kernel=5, drop_path=0.2),
 ])
 def test_gsm_ablation_options_build_and_run(options):
