@@ -500,7 +500,7 @@ def section_train(args, res):
 
     from mmpose_stmamba.models.necks.glsmamba_neck import GLSMambaNeck
     from mmpose_stmamba.models.necks.vitpose_deconv import ViTPoseDeconvNeck
-    cfg = model_cfg()
+    ncfg = neck_cfg()
     dev = args.device
     t = 5
     size = (256, 192) if not args.quick else (64, 48)
@@ -508,9 +508,7 @@ def section_train(args, res):
         img_size=size, patch_size=16, embed_dim=768, depth=12, num_heads=12,
         qkv_bias=True, class_token=False, global_pool='', num_classes=0)
     enc_neck = ViTPoseDeconvNeck(768, (256, 256), (4, 4))
-    ncfg = dict(cfg['neck'])
-    ncfg.pop('type')
-    neck = GLSMambaNeck(**ncfg)
+    neck = GLSMambaNeck(num_frames=t, **ncfg)
     head = nn.Conv2d(ncfg['embed_dims'], 17, 1)  # VideoHeatmapHead's layer
     for m in (encoder, enc_neck):
         m.requires_grad_(False).eval()
