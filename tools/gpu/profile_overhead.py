@@ -14,9 +14,15 @@ inference forward) of the neck under bf16 autocast:
 * ``syncs``: the calls that made the host wait for the device
   (``torch.cuda.set_sync_debug_mode``), each a stall of the queue.
 
+``--cuda-graph`` (with ``--no-grad``) captures the inference forward once
+in a CUDA graph and times its replays instead: what is left when the host
+work per call is gone (the capture also fails loudly on any host wait).
+
 E.g.::
 
     python3 tools/gpu/profile_overhead.py --grid 5,32,24 --batch 8
+    python3 tools/gpu/profile_overhead.py --grid 5,64,48 --batch 1 \
+        --no-grad --cuda-graph
 """
 import argparse
 import os
@@ -55,6 +61,21 @@ def step_fn(neck, x, device, grad):
             neck((x, ))
 
     return fn
+
+
+def graphed(fn, warmup=3):
+    """``fn`` captured in a CUDA graph (after ``warmup`` calls on a side
+    stream, which compile the kernels); returns the replay function."""
+    side = torch.cuda.Stream()
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        for _ in range(warmup):
+            fn()
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        fn()
+    return graph.replay
 
 
 def busy_ms(events):
@@ -122,8 +143,13 @@ def main(argv=None):
     parser.add_argument('--top', type=int, default=25)
     parser.add_argument('--no-grad', action='store_true',
                         help='one inference forward instead of fwd+bwd')
+    parser.add_argument('--cuda-graph', action='store_true',
+                        help='with --no-grad: time replays of the forward '
+                        'captured in a CUDA graph')
     benchmark.add_block_arguments(parser)
     args = parser.parse_args(argv)
+    if args.cuda_graph and not args.no_grad:
+        parser.error('--cuda-graph needs --no-grad (inference only)')
     if not torch.cuda.is_available():
         raise SystemExit('profile_overhead.py needs a CUDA device')
     benchmark.set_block_arguments(args)
@@ -131,8 +157,12 @@ def main(argv=None):
     grid = tuple(int(v) for v in args.grid.split(','))
     neck, x = build_neck(grid, args.batch, 'cuda')
     fn = step_fn(neck, x, 'cuda', grad=not args.no_grad)
+    if args.cuda_graph:
+        fn = graphed(fn)
     res, table = profile_once(fn, args.reps, args.top)
     what = 'forward' if args.no_grad else 'fwd+bwd'
+    if args.cuda_graph:
+        what += ' (CUDA graph replays)'
     print(f'== GLSMamba neck {what}, grid {grid}, batch {args.batch}, '
           f'{torch.cuda.get_device_name()}')
     print(table)

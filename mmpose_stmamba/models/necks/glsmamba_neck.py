@@ -78,6 +78,22 @@ class GLSMambaNeck(BaseModule):
         self.blocks = nn.ModuleList(MODELS.build(cfg) for cfg in blocks)
         self.out_norm = nn.LayerNorm(embed_dims)
 
+    def _spatial_embedding(self, H: int, W: int,
+                           like: torch.Tensor) -> torch.Tensor:
+        """The fixed (H, W, D) embedding on ``like``'s device and dtype.
+
+        Built on the CPU and copied once per size, device and dtype: a copy
+        from pageable host memory on every call made the host wait for the
+        device once per neck call (CUDA's sync debug mode, docs/benchmark.md
+        run 32), which keeps the host from queueing ahead and rules out
+        CUDA-graph capture.
+        """
+        key = (H, W, like.device, like.dtype)
+        cache = self.__dict__.setdefault('_embedding_cache', {})
+        if key not in cache:
+            cache[key] = sincos_embedding_2d(H, W, self.embed_dims).to(like)
+        return cache[key]
+
     def forward(self, inputs: Tuple[torch.Tensor]) -> Tuple[torch.Tensor]:
         """Run the neck.
 
@@ -91,7 +107,7 @@ class GLSMambaNeck(BaseModule):
         x = inputs[-1]
         B, T, _, H, W = x.shape
         x = self.input_proj(x.permute(0, 1, 3, 4, 2))  # (B, T, H, W, D)
-        spatial = sincos_embedding_2d(H, W, self.embed_dims).to(x)
+        spatial = self._spatial_embedding(H, W, x)
         temporal = self.temporal_embed(T).to(x)
         x = x + spatial[None, None] + temporal[None, :, None, None]
         for block in self.blocks:

@@ -42,3 +42,16 @@ def test_block_input_is_projection_plus_embeddings():
                           (emb[3] - emb[1]).expand(8, 6, 8), atol=1e-6)
     # and positions differ by the fixed sine-cosine embedding
     assert not torch.allclose(tokens[0, 0, 0, 0], tokens[0, 0, 1, 0])
+
+
+def test_spatial_embedding_is_built_once_per_size():
+    from mmpose_stmamba.models.layers import sincos_embedding_2d
+    neck = _neck()
+    x = torch.zeros(1, 8)
+    first = neck._spatial_embedding(8, 6, x)
+    assert neck._spatial_embedding(8, 6, x) is first
+    assert torch.equal(first, sincos_embedding_2d(8, 6, 8))
+    other = neck._spatial_embedding(4, 3, x.double())
+    assert other.shape == (4, 3, 8) and other.dtype == torch.float64
+    # the cache is not state: checkpoints stay as they were
+    assert not any('cache' in key for key in neck.state_dict())
