@@ -82,11 +82,12 @@ class GLSMambaNeck(BaseModule):
                            like: torch.Tensor) -> torch.Tensor:
         """The fixed (H, W, D) embedding on ``like``'s device and dtype.
 
-        Built on the CPU and copied once per size, device and dtype: a copy
-        from pageable host memory on every call made the host wait for the
-        device once per neck call (CUDA's sync debug mode, docs/benchmark.md
-        run 32), which keeps the host from queueing ahead and rules out
-        CUDA-graph capture.
+        Built on the CPU and copied once per size, device and dtype: a
+        copy from pageable host memory on every call makes the host wait
+        for the device, and CUDA's sync debug mode found one such wait per
+        neck call (``tools/gpu/profile_overhead.py``, docs/benchmark.md
+        runs 28-31), which keeps the host from queueing ahead of the device
+        and rules out CUDA-graph capture.
         """
         key = (H, W, like.device, like.dtype)
         cache = self.__dict__.setdefault('_embedding_cache', {})
