@@ -15,6 +15,10 @@
 #           the defaults, Dm 512 and 192                      (~4 min)
 #   dwconv  the depthwise convolution's launch settings against PyTorch's
 #           Conv3d (tools/gpu/time_dwconv.py)                 (~1 min)
+#   overhead host vs device time of small neck calls (profile_overhead.py):
+#           5x32x24 batch 8 fwd+bwd, then inference at batch 1, 5x64x48,
+#           and batch 8, 5x32x24, each plain and as CUDA-graph replays
+#           (expect no host waits since the embedding cache)  (~2 min)
 #   ncu     Nsight Compute over one fused scan forward+backward (B 32,
 #           Dm 192): stall reasons, occupancy, and the per-instruction
 #           stall samples of the SASS (ncu_source.txt, CSV) (~2 min)
@@ -71,6 +75,16 @@ for step in "${STEPS[@]}"; do
       [[ -s $OUT/best.json ]] && export STMAMBA_SCAN_LAUNCH=$(cat "$OUT/best.json") ;;
     dwconv)
       run dwconv 120 python3 tools/gpu/time_dwconv.py ;;
+    overhead)
+      OVH=(python3 tools/gpu/profile_overhead.py)
+      run overhead_t5_b8 60 "${OVH[@]}" --grid 5,32,24 --batch 8
+      for shape in "5,64,48 1" "5,32,24 8"; do
+        set -- $shape
+        run "overhead_inf_b$2" 60 "${OVH[@]}" --grid "$1" --batch "$2" \
+          --no-grad
+        run "overhead_inf_b$2_graph" 90 "${OVH[@]}" --grid "$1" \
+          --batch "$2" --no-grad --cuda-graph
+      done ;;
     ncu)
       run ncu 150 ncu --clock-control none --profile-from-start off \
         -k regex:_seq_ --section SpeedOfLight --section WarpStateStats \
