@@ -312,15 +312,10 @@ class AttentionNeck(nn.Module):
         return (x.permute(0, 1, 4, 2, 3), )
 
 
-# --stmm-impl: the deformable sampling of the GSM blocks' STMM merge.
-STMM_IMPL = None
-# --gate-cp: the GSM / LRM blocks recompute their gate stream (gate_cp).
-GATE_CP = False
-# --gate-impl: the gate's LayerNorm -> SiLU -> product ('auto': fused on
-# CUDA; 'torch': the modules), None: the config's.
-GATE_IMPL = None
-# --block-option KEY=VALUE: any GSMBlock / LRMBlock argument (both blocks;
-# ``stmm_cfg.KEY`` the GSM blocks' STMM merge only).
+# GSMBlock / LRMBlock arguments over the config's (both blocks;
+# ``stmm_cfg.KEY`` the GSM blocks' STMM merge only): --stmm-impl,
+# --gate-cp, --gate-impl and --block-option KEY=VALUE
+# (set_block_arguments).
 BLOCK_OPTIONS = {}
 # (results, path): results.json is rewritten after every measured row, so
 # a run cut by a time limit keeps what it measured.
@@ -338,13 +333,6 @@ def model_cfg():
     cfg = runpy.run_path(
         os.path.join(ROOT, 'configs', '_base_', 'models',
                      'glsmamba_vitpose-b.py'))['model']
-    if STMM_IMPL:
-        cfg['neck']['gsm_cfg']['stmm_cfg']['impl'] = STMM_IMPL
-    blocks = dict(gate_cp=True) if GATE_CP else {}
-    if GATE_IMPL:
-        blocks['gate_impl'] = GATE_IMPL
-    for key in ('gsm_cfg', 'lrm_cfg'):
-        cfg['neck'][key].update(blocks)
     for key, value in BLOCK_OPTIONS.items():
         if key.startswith('stmm_cfg.'):
             gsm = cfg['neck']['gsm_cfg']
@@ -379,10 +367,14 @@ def add_block_arguments(parser):
 def set_block_arguments(args):
     """Apply :func:`add_block_arguments`' options to this module's
     configs; ValueError for a malformed ``--block-option``."""
-    global STMM_IMPL, GATE_CP, GATE_IMPL
-    STMM_IMPL, GATE_CP, GATE_IMPL = (args.stmm_impl, args.gate_cp,
-                                     args.gate_impl)
     BLOCK_OPTIONS.clear()
+    # the named flags first: an explicit --block-option overrides them
+    if args.stmm_impl:
+        BLOCK_OPTIONS['stmm_cfg.impl'] = args.stmm_impl
+    if args.gate_cp:
+        BLOCK_OPTIONS['gate_cp'] = True
+    if args.gate_impl:
+        BLOCK_OPTIONS['gate_impl'] = args.gate_impl
     for item in args.block_option:
         key, sep, text = item.partition('=')
         if not sep or not key:

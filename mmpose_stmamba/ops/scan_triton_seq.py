@@ -1070,7 +1070,8 @@ def _scan_backward(kept, meta, dout):
 
 
 def _needs_save(ctx):
-    return any(ctx.needs_input_grad[:8])
+    # every input but the last two (softplus, perms) may want a gradient
+    return any(ctx.needs_input_grad[:-2])
 
 
 class MultiOrderScanSeq(torch.autograd.Function):
@@ -1100,14 +1101,14 @@ class MultiOrderScanSeqLowRank(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, low, weight, A, B, C, D, delta_bias, softplus, perms):
-        from .multi_scan import expand_low_rank
+        from .multi_scan import LowRankDelta
         kind = u.device.type
         ctx.amp = (torch.is_autocast_enabled(kind),
                    torch.get_autocast_dtype(kind))
         # One token-major copy, for the expansion and for the backward
         # (a view of the x projection would keep all of it alive).
         low = low.contiguous()
-        delta = expand_low_rank(low, weight).permute(0, 2, 3, 1)
+        delta = LowRankDelta(low, weight).expand()
         out, kept, ctx.meta = _scan_forward(u, delta, A, B, C, D, delta_bias,
                                             softplus, perms, _needs_save(ctx))
         del delta
@@ -1117,14 +1118,14 @@ class MultiOrderScanSeqLowRank(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dout):
-        from .multi_scan import expand_low_rank
+        from .multi_scan import LowRankDelta
         u, low, weight, *rest = ctx.saved_tensors
         enabled, dtype = ctx.amp
         with torch.enable_grad(), torch.autocast(
                 u.device.type, dtype=dtype, enabled=enabled):
             low_ = low.detach().requires_grad_(ctx.needs_input_grad[1])
             weight_ = weight.detach().requires_grad_(ctx.needs_input_grad[2])
-            delta = expand_low_rank(low_, weight_).permute(0, 2, 3, 1)
+            delta = LowRankDelta(low_, weight_).expand()
         du, ddelta, *grads = _scan_backward((u, delta.detach(), *rest),
                                             ctx.meta, dout)
         wants = [t for t in (low_, weight_) if t.requires_grad]

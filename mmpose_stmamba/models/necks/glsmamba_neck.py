@@ -77,6 +77,8 @@ class GLSMambaNeck(BaseModule):
         ]
         self.blocks = nn.ModuleList(MODELS.build(cfg) for cfg in blocks)
         self.out_norm = nn.LayerNorm(embed_dims)
+        # (H, W, device, dtype) -> the spatial embedding; not state
+        self._embedding_cache = {}
 
     def _spatial_embedding(self, H: int, W: int,
                            like: torch.Tensor) -> torch.Tensor:
@@ -90,10 +92,10 @@ class GLSMambaNeck(BaseModule):
         and rules out CUDA-graph capture.
         """
         key = (H, W, like.device, like.dtype)
-        cache = self.__dict__.setdefault('_embedding_cache', {})
-        if key not in cache:
-            cache[key] = sincos_embedding_2d(H, W, self.embed_dims).to(like)
-        return cache[key]
+        if key not in self._embedding_cache:
+            self._embedding_cache[key] = sincos_embedding_2d(
+                H, W, self.embed_dims).to(like)
+        return self._embedding_cache[key]
 
     def forward(self, inputs: Tuple[torch.Tensor]) -> Tuple[torch.Tensor]:
         """Run the neck.
