@@ -17,6 +17,9 @@ inference forward) of the neck under bf16 autocast:
 ``--cuda-graph`` (with ``--no-grad``) captures the inference forward once
 in a CUDA graph and times its replays instead: what is left when the host
 work per call is gone (the capture also fails loudly on any host wait).
+Before timing, the replay is checked against an eager call on fresh input
+values (``graph_max_abs_diff``): a graph that baked in the capture's
+input, or skipped work, fails there instead of looking fast.
 
 E.g.::
 
@@ -58,14 +61,15 @@ def step_fn(neck, x, device, grad):
 
     def fn():
         with torch.no_grad(), torch.autocast(device, dtype=torch.bfloat16):
-            neck((x, ))
+            return neck((x, ))[0]
 
     return fn
 
 
 def graphed(fn, warmup=3):
     """``fn`` captured in a CUDA graph (after ``warmup`` calls on a side
-    stream, which compile the kernels); returns the replay function."""
+    stream, which compile the kernels); returns a function that replays
+    it and returns the graph's output tensor."""
     side = torch.cuda.Stream()
     side.wait_stream(torch.cuda.current_stream())
     with torch.cuda.stream(side):
@@ -74,8 +78,28 @@ def graphed(fn, warmup=3):
     torch.cuda.current_stream().wait_stream(side)
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
-        fn()
-    return graph.replay
+        out = fn()
+
+    def replay():
+        graph.replay()
+        return out
+
+    return replay
+
+
+def check_replay(eager, replay, x, tol=2e-2):
+    """Largest |replay - eager| over the output for new values in ``x``
+    (the graph's input buffer); SystemExit above ``tol`` times the
+    output's scale."""
+    x.copy_(torch.randn_like(x))
+    ref = eager().float()
+    got = replay().float()
+    diff = (got - ref).abs().max().item()
+    if not diff <= tol * ref.abs().max().item():
+        raise SystemExit(f'CUDA-graph replay differs from the eager '
+                         f'forward by {diff:.3g} (output scale '
+                         f'{ref.abs().max().item():.3g})')
+    return diff
 
 
 def busy_ms(events):
@@ -157,9 +181,12 @@ def main(argv=None):
     grid = tuple(int(v) for v in args.grid.split(','))
     neck, x = build_neck(grid, args.batch, 'cuda')
     fn = step_fn(neck, x, 'cuda', grad=not args.no_grad)
+    checked = {}
     if args.cuda_graph:
-        fn = graphed(fn)
+        eager, fn = fn, graphed(fn)
+        checked['graph_max_abs_diff'] = check_replay(eager, fn, x)
     res, table = profile_once(fn, args.reps, args.top)
+    res.update(checked)
     what = 'forward' if args.no_grad else 'fwd+bwd'
     if args.cuda_graph:
         what += ' (CUDA graph replays)'
